@@ -1,0 +1,26 @@
+"""Fixtures that start real services, shared by the whole suite, and clean up after themselves."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[object]:
+    """One local Ray instance per test session: `ray.init` costs 10-25 s on the CI machine."""
+    import ray
+
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    if not ray.is_initialized():
+        ray.init(
+            num_cpus=4,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+            object_store_memory=512 * 1024 * 1024,
+        )
+    yield ray
+    ray.shutdown()
