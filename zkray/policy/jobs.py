@@ -48,6 +48,9 @@ HOLDS_CLAIM: frozenset[JobStatus] = frozenset({S.CLAIMED, S.PROVING, S.PROVED, S
 HOLDS_PROOF: frozenset[JobStatus] = frozenset({S.PROVED, S.SUBMITTING})
 """A finished proof exists for these; it is submitted, never proven again."""
 
+WORKING: frozenset[JobStatus] = frozenset({S.FETCHING, S.PREFLIGHT, S.CLAIMING, S.PROVING, S.SUBMITTING})
+"""Something is running for these; one that stays here too long is stuck and a reaper steps it back."""
+
 # Every non-final status may end in one of these (the chain or the requester decided, or we gave up).
 _ENDINGS = frozenset({S.FAILED, S.EXPIRED, S.CANCELLED, S.SKIPPED})
 
