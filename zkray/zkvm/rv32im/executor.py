@@ -1,0 +1,140 @@
+"""Run a guest to completion: load it, drive the compiled loop, grow its buffers, map stops to errors."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zkray.zkvm.elf import MEMORY_END, ElfLimits, Program, load_elf
+from zkray.zkvm.rv32im import kernel as k
+from zkray.zkvm.rv32im.errors import (
+    CycleLimitExceeded,
+    EcallError,
+    ExecutionError,
+    IllegalInstruction,
+    JournalLimitExceeded,
+    MemoryFault,
+    MisalignedAccess,
+)
+from zkray.zkvm.rv32im.image import image_id
+from zkray.zkvm.rv32im.session import Session
+from zkray.zkvm.rv32im.trace import NUM_COLUMNS, NUM_ECALL_COLUMNS, Trace
+
+DEFAULT_CYCLE_LIMIT = 1 << 26  # ~67 M cycles: seconds of preflight; a traced run needs 48 B per cycle
+DEFAULT_JOURNAL_LIMIT = 1 << 24  # 16 MiB: journals are public outputs, meant to be small
+_FIRST_TRACE_ROWS = 1 << 14
+_FIRST_JOURNAL_BYTES = 1 << 10
+_FIRST_ECALL_ROWS = 64
+
+
+def load(elf: bytes | Program, limits: ElfLimits | None = None) -> Program:
+    """A `Program` from ELF bytes (or the program itself, so callers can load once and run often)."""
+    return elf if isinstance(elf, Program) else load_elf(elf, limits)
+
+
+def initial_memory(program: Program) -> np.ndarray:
+    """Guest memory with the program loaded; zero pages are allocated lazily by the OS."""
+    mem = np.zeros(MEMORY_END, dtype=np.uint8)
+    for seg in program.segments:
+        mem[seg.address:seg.end] = np.frombuffer(seg.data, dtype=np.uint8)
+    return mem
+
+
+def execute(
+    elf: bytes | Program,
+    input: bytes = b"",
+    *,
+    cycle_limit: int | None = None,
+    trace: bool = True,
+    journal_limit: int | None = None,
+    limits: ElfLimits | None = None,
+) -> Session:
+    """Run the guest on `input` until it halts; raise an `ExecutionError` if it faults or runs too long.
+
+    With `trace=False` this is the cheap preflight a scheduler uses to price a job (cycles, journal,
+    exit code); with `trace=True` the session also carries the per-cycle columns the prover needs.
+    """
+    program = load(elf, limits)
+    cycle_limit = DEFAULT_CYCLE_LIMIT if cycle_limit is None else int(cycle_limit)
+    if cycle_limit < 1:
+        raise ValueError(f"cycle_limit must be at least 1, got {cycle_limit}")
+    mem = initial_memory(program)
+    regs = np.zeros(32, dtype=np.int64)
+    st = np.zeros(k.STATE_SIZE, dtype=np.int64)
+    st[k.ST_PC] = program.entry
+    st[k.ST_JOURNAL_LIMIT] = DEFAULT_JOURNAL_LIMIT if journal_limit is None else journal_limit
+    inp = np.frombuffer(bytes(input), dtype=np.uint8)
+    journal = np.zeros(_FIRST_JOURNAL_BYTES, dtype=np.uint8)
+    rows = min(cycle_limit, _FIRST_TRACE_ROWS) if trace else 0
+    columns = np.zeros((NUM_COLUMNS, rows), dtype=np.uint32)
+    ecalls = np.zeros((NUM_ECALL_COLUMNS, _FIRST_ECALL_ROWS if trace else 0), dtype=np.int64)
+    while True:
+        status = k.run(mem, regs, st, inp, journal, columns, ecalls, cycle_limit, trace)
+        if status == k.HALTED:
+            break
+        if status == k.TRACE_FULL:
+            columns = _grow(columns, min(cycle_limit, 2 * columns.shape[1]))
+        elif status == k.ECALLS_FULL:
+            ecalls = _grow(ecalls, 2 * ecalls.shape[1])
+        elif status == k.JOURNAL_FULL:
+            bigger = np.zeros(max(2 * journal.shape[0], int(st[k.ST_FAULT])), dtype=np.uint8)
+            bigger[: journal.shape[0]] = journal
+            journal = bigger
+        else:
+            raise _error(status, st, mem, cycle_limit)
+    cycles = int(st[k.ST_CYCLE])
+    tr = None
+    if trace:
+        tr = Trace(columns=columns[:, :cycles].copy(), ecalls=ecalls[:, : st[k.ST_NUM_ECALLS]].copy())
+    return Session(
+        exit_code=int(st[k.ST_EXIT_CODE]),
+        journal=journal[: st[k.ST_JOURNAL_LEN]].tobytes(),
+        cycles=cycles,
+        image_id=image_id(program),
+        input_read=int(st[k.ST_INPUT_POS]),
+        trace=tr,
+    )
+
+
+def _grow(a: np.ndarray, cols: int) -> np.ndarray:
+    out = np.zeros((a.shape[0], cols), dtype=a.dtype)
+    out[:, : a.shape[1]] = a
+    return out
+
+
+def _error(status: int, st: np.ndarray, mem: np.ndarray, cycle_limit: int) -> ExecutionError:
+    """The typed error for a stop code; the message says what the guest did and what to do."""
+    pc, cycle, fault = int(st[k.ST_PC]), int(st[k.ST_CYCLE]), int(st[k.ST_FAULT])
+    where = {"pc": pc, "cycle": cycle}
+    if status == k.STOP_CYCLES:
+        return CycleLimitExceeded(
+            f"guest did not halt within {cycle_limit} cycles; raise cycle_limit or check the guest "
+            f"for an endless loop", **where)
+    if status == k.ERR_ILLEGAL:
+        word = int.from_bytes(mem[pc:pc + 4].tobytes(), "little")
+        return IllegalInstruction(
+            f"illegal instruction {word:#010x}: not RV32IM (build with -march=rv32im -mabi=ilp32)", **where)
+    if status == k.ERR_EBREAK:
+        return IllegalInstruction("EBREAK: breakpoints are not part of the guest ABI", **where)
+    if status == k.ERR_MISALIGNED_JUMP:
+        return MisalignedAccess(f"jump target {fault:#010x} is not 4-byte aligned", **where)
+    if status in (k.ERR_MISALIGNED_LOAD, k.ERR_MISALIGNED_STORE):
+        kind = "load" if status == k.ERR_MISALIGNED_LOAD else "store"
+        return MisalignedAccess(f"misaligned {kind} at {fault:#010x}: zkray traps instead of emulating "
+                                f"misaligned accesses", **where)
+    if status in (k.ERR_FETCH_FAULT, k.ERR_LOAD_FAULT, k.ERR_STORE_FAULT):
+        kind = {k.ERR_FETCH_FAULT: "instruction fetch", k.ERR_LOAD_FAULT: "load",
+                k.ERR_STORE_FAULT: "store"}[status]
+        return MemoryFault(f"{kind} at {fault:#010x} is outside guest memory [{0x1000:#x}, "
+                           f"{MEMORY_END:#x})", **where)
+    if status == k.ERR_ECALL_NUMBER:
+        return EcallError(f"unknown ECALL number {fault} in a7: the guest ABI defines 63 (read), "
+                          f"64 (write) and 93 (exit)", **where)
+    if status == k.ERR_ECALL_FD:
+        return EcallError(f"ECALL on fd {fault}: read takes fd 0 (input), write takes fd 1 (journal)",
+                          **where)
+    if status == k.ERR_ECALL_BUFFER:
+        return MemoryFault(f"ECALL buffer at {fault:#010x} runs outside guest memory", **where)
+    if status == k.ERR_JOURNAL_LIMIT:
+        return JournalLimitExceeded(f"journal would grow to {fault} bytes, over its limit of "
+                                    f"{int(st[k.ST_JOURNAL_LIMIT])}", **where)
+    return ExecutionError(f"executor stopped with unknown status {status}", **where)
