@@ -1,5 +1,6 @@
 /* Entry point: zkray starts every register at zero, so set the stack, run main, exit with its
    return value. */
+    .file   "start.S"
     .section .text.start, "ax"
     .globl _start
 _start:
