@@ -7,7 +7,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from zkray.policy.scoring import DECAY_S, JobFacts, ScoreWeights, current_tip, score
+from zkray.policy.scoring import DECAY_S, JobFacts, ScoreWeights, current_tip, prover_payout, score
 
 ETH = 10**18
 
@@ -19,6 +19,8 @@ def test_tip_decays_linearly_to_half_over_thirty_minutes() -> None:
     assert current_tip(ETH, 0.0, 1800.0) == ETH // 2
     assert current_tip(ETH, 0.0, 99_999.0) == ETH // 2
     assert current_tip(ETH, 100.0, 50.0) == ETH  # clocks slightly apart: never above the tip
+    assert current_tip(7, 0.0, 1800.0) == 3  # floors like the engine's `_currentTip`
+    assert prover_payout(ETH, 0.0, 0.0) == ETH * 9750 // 10_000  # 2.5 % protocol fee
 
 
 @given(st.integers(0, 10**24), st.floats(0, 5000), st.floats(0, 5000))

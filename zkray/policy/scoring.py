@@ -22,8 +22,16 @@ def current_tip(tip_wei: int, requested_at: float, now: float, decay_s: float = 
     """The payout (wei) the engine would pay at `now`: linear from tip to tip/2 over `decay_s`, then flat."""
     # integer arithmetic on milliseconds, as the contract does on seconds: floats lose wei at 1e16
     decay_ms = round(decay_s * 1000)
-    elapsed_ms = min(max(0, round((now - requested_at) * 1000)), decay_ms)
+    elapsed_ms = max(0, round((now - requested_at) * 1000))
+    if elapsed_ms >= decay_ms:
+        return tip_wei // 2  # the engine's `_currentTip` floors here too
     return tip_wei - tip_wei * elapsed_ms // (2 * decay_ms)
+
+
+def prover_payout(tip_wei: int, requested_at: float, now: float, fee_bps: int = 250) -> int:
+    """What the prover receives for a proof accepted at `now`: the current tip less the protocol fee."""
+    payout = current_tip(tip_wei, requested_at, now)
+    return payout - payout * fee_bps // 10_000
 
 
 @dataclass(frozen=True)
