@@ -48,7 +48,7 @@ class TransactionError(ChainError):
 
 
 class TxDropped(TransactionError):
-    """The nonce of this transaction was consumed by another one; check the effect on-chain before retrying."""
+    """Another transaction took this one's nonce; check the effect on-chain before retrying."""
 
 
 class LeaseExpired(TransactionError):
