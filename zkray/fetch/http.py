@@ -30,7 +30,14 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 def _status_error(url: str, resp: aiohttp.ClientResponse) -> GatewayError:
     status = resp.status
     retryable = status in (408, 425, 429) or status >= 500
-    hint = "rate limited; slowing down" if status == 429 else "check the URL and the server"
+    if status == 429:
+        hint = "rate limited; slow down or add sources"
+    elif status in (404, 410):
+        hint = "this source does not hold it"
+    elif retryable:
+        hint = "a server-side failure; worth retrying"
+    else:
+        hint = "check the URL"
     err = GatewayError(
         f"GET {url} answered HTTP {status} {resp.reason or ''}".rstrip() + f" ({hint})",
         status=status,
@@ -65,11 +72,13 @@ async def get_bounded(
                 if expect_content_type is not None:
                     got = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
                     if got != expect_content_type:
-                        raise GatewayError(
+                        err = GatewayError(
                             f"GET {url} answered Content-Type {got!r}, not {expect_content_type!r}: "
                             "the server is not a trustless gateway; remove it from the gateway list",
                             status=resp.status,
                         )
+                        err.retryable = False
+                        raise err
                 if resp.content_length is not None and resp.content_length > limit:
                     raise too_large(
                         f"GET {url} announces {resp.content_length} bytes, over the cap of {limit}"
