@@ -25,6 +25,7 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_utils import keccak
+from web3.exceptions import ContractLogicError
 
 
 class ChainError(Exception):
@@ -296,3 +297,11 @@ def decode_revert(data: bytes) -> ContractError:
     args = {i["name"] or f"arg{n}": v for n, (i, v) in enumerate(zip(entry["inputs"], values, strict=True))}
     cls = error_classes().get(entry["name"], ContractError)
     return cls(entry["name"], args, data)
+
+
+def from_web3_error(exc: ContractLogicError) -> ContractError:
+    """The typed error behind web3's ContractLogicError (from a call or a gas estimate)."""
+    data = exc.data if isinstance(exc.data, str) else None
+    if data and data.startswith("0x") and len(data) >= 10:
+        return decode_revert(bytes.fromhex(data[2:]))
+    return ContractError("Revert", {"message": str(exc)})

@@ -21,7 +21,14 @@ from eth_account.signers.local import LocalAccount
 from web3 import AsyncWeb3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Exception, Web3RPCError
 
-from zkray.chain.errors import ContractError, RpcError, TransactionError, TxDropped, TxReverted, decode_revert
+from zkray.chain.errors import (
+    ContractError,
+    RpcError,
+    TransactionError,
+    TxDropped,
+    TxReverted,
+    from_web3_error,
+)
 from zkray.chain.fees import FeeOracle
 from zkray.chain.nonces import Fees, NonceBook, Slot
 
@@ -157,7 +164,7 @@ class TxManager:
         try:
             estimate = await self.w3.eth.estimate_gas(tx)  # type: ignore[arg-type]
         except ContractLogicError as exc:
-            raise _decoded(exc) from exc
+            raise from_web3_error(exc) from exc
         except (TimeoutError, Web3Exception, OSError):
             return call.fallback_gas
         return int(estimate * GAS_HEADROOM)
@@ -226,7 +233,7 @@ class TxManager:
         try:
             await self.w3.eth.call(tx, receipt["blockNumber"] - 1)  # type: ignore[arg-type]
         except ContractLogicError as exc:
-            return _decoded(exc)
+            return from_web3_error(exc)
         except Web3Exception:
             return None
         return None
@@ -300,13 +307,6 @@ class TxManager:
 
 
 ChainErrorTypes = (RpcError, TransactionError)
-
-
-def _decoded(exc: ContractLogicError) -> ContractError:
-    data = exc.data if isinstance(exc.data, str) else None
-    if data and data.startswith("0x") and len(data) >= 10:
-        return decode_revert(bytes.fromhex(data[2:]))
-    return ContractError("Revert", {"message": str(exc)})
 
 
 def _plain_receipt(receipt: Any) -> dict[str, Any]:
