@@ -1,4 +1,4 @@
-"""Fixtures for the fetch tests: loopback trustless gateways, a hand-driven clock, a fetcher."""
+"""Fixtures for the fetch tests: loopback trustless gateways (stopped after each test) and a clock."""
 
 from __future__ import annotations
 
@@ -6,20 +6,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from fetch_gateway import LoopbackGateway
-
-from zkray.fetch import FetchConfig
+from fetch_support import FakeClock
 
 StartGateway = Callable[..., Awaitable[LoopbackGateway]]
-
-
-class FakeClock:
-    """The breakers' clock; tests move it by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -39,17 +28,3 @@ async def start_gateway() -> AsyncIterator[StartGateway]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-def config(*gateways: LoopbackGateway, **overrides: object) -> FetchConfig:
-    """Small bounds so misbehaving gateways cost milliseconds, not the production 30 s."""
-    settings: dict[str, object] = {
-        "gateways": tuple(g.url for g in gateways) or ("http://127.0.0.1:9",),
-        "gateway_timeout_s": 0.5,
-        "deadline_s": 20.0,
-        "attempts": 1,
-        "backoff_initial_s": 0.01,
-        "max_bytes": 1 << 20,
-    }
-    settings.update(overrides)
-    return FetchConfig(**settings)  # type: ignore[arg-type]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import config
 from fetch_blocks import raw_file
+from fetch_support import config
 
 from zkray.fetch import CircuitOpen, InputFetcher, LocalBreakers, Timeout
 from zkray.fetch.race import gateway_breaker_name

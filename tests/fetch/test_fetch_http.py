@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from conftest import config
+from fetch_support import config
 
 import zkray.fetch
 from zkray.fetch import (

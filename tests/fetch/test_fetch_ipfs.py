@@ -6,8 +6,8 @@ import hashlib
 import os
 
 import pytest
-from conftest import config
 from fetch_blocks import cid_of, directory, pb_varint, pbnode, raw_file, unixfs, unixfs_file
+from fetch_support import config
 
 from zkray.fetch import (
     AllGatewaysFailed,

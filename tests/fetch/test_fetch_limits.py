@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import config
 from fetch_blocks import raw_file, unixfs_file
+from fetch_support import config
 
 from zkray.fetch import AllGatewaysFailed, ContentMismatch, Timeout, TooLarge, fetch_input
 
