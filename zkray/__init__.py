@@ -3,11 +3,18 @@
 The public surface is what users call from a notebook or a script; everything else is internal.
 """
 
-from zkray.zkvm.errors import ProofError, ReceiptError, VerificationError, ZkvmError
+from zkray.proving import guests, prove, verify
+from zkray.zkvm.errors import InputError, ProofError, ReceiptError, VerificationError, ZkvmError
+from zkray.zkvm.receipt import Receipt
 
 __all__ = [
+    "InputError",
     "ProofError",
+    "Receipt",
     "ReceiptError",
     "VerificationError",
     "ZkvmError",
+    "guests",
+    "prove",
+    "verify",
 ]

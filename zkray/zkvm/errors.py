@@ -3,6 +3,7 @@
     ZkvmError                     anything the proof system refuses
     ├── ReceiptError              bytes that are not a well-formed receipt or seal (decoding)
     ├── ProofError                the prover refuses its input (a witness that violates the AIR)
+    ├── InputError                a guest input that is malformed or out of range
     └── VerificationError         a well-formed proof that does not prove the claim
 
 Verification raises; it never returns a bare bool, so a forgotten check cannot pass silently.
@@ -25,3 +26,7 @@ class ProofError(ZkvmError):
 
 class VerificationError(ZkvmError):
     """The proof is well formed but does not verify; the message names the failed check."""
+
+
+class InputError(ZkvmError):
+    """A guest's input is malformed or out of range; the message says what the guest expects."""
