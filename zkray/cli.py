@@ -1,0 +1,90 @@
+"""The `zkray` command line: prove, verify, list guests (and, as the node grows, run it)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from zkray.proving import guests, prove
+from zkray.zkvm.errors import ZkvmError
+from zkray.zkvm.guests import by_image_id
+from zkray.zkvm.receipt import Receipt
+
+
+def _cmd_prove(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    receipt = prove(args.guest, args.input)
+    elapsed = time.perf_counter() - start
+    out = Path(args.output or f"{args.guest}.receipt")
+    out.write_bytes(receipt.encode())
+    guest = by_image_id(receipt.image_id)
+    output = int.from_bytes(receipt.journal[-4:], "little") if guest else None
+    print(f"proved {args.guest} in {elapsed:.2f} s: output {output}, image id {receipt.image_id.hex()}")
+    print(f"wrote {out} ({len(receipt.encode())} bytes)")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    try:
+        receipt = Receipt.decode(Path(args.receipt).read_bytes())
+        expected = bytes.fromhex(args.image_id) if args.image_id else None
+        start = time.perf_counter()
+        receipt.verify(expected)
+    except (ZkvmError, OSError, ValueError) as e:
+        print(f"NOT verified: {e}", file=sys.stderr)
+        return 1
+    guest = by_image_id(receipt.image_id)
+    name = guest.name if guest else "?"
+    print(f"verified in {1000 * (time.perf_counter() - start):.1f} ms: {name} "
+          f"(image id {receipt.image_id.hex()}), journal {receipt.journal.hex()}")
+    return 0
+
+
+def _cmd_guests(args: argparse.Namespace) -> int:
+    from zkray.zkvm.guests import BUILTIN_GUESTS
+
+    for name, image_id in guests().items():
+        fields = ", ".join(BUILTIN_GUESTS[name].input_fields)
+        print(f"{name:<20} {image_id.hex()}  input: {fields}")
+    return 0
+
+
+def _cmd_devnet(args: argparse.Namespace) -> int:
+    from zkray.chain import devnet
+
+    return devnet.main(args.rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="zkray", description="Ray-native proving cluster and prover node")
+    sub = p.add_subparsers(dest="command", required=True)
+    pr = sub.add_parser("prove", help="prove a guest on an input and write a receipt")
+    pr.add_argument("guest", help="guest name (see `zkray guests`)")
+    pr.add_argument("--input", required=True, help='input as JSON, e.g. \'{"n": 1000}\'')
+    pr.add_argument("-o", "--output", help="receipt file (default GUEST.receipt)")
+    pr.set_defaults(func=_cmd_prove)
+    ve = sub.add_parser("verify", help="verify a receipt file (exit 0 if it verifies)")
+    ve.add_argument("receipt")
+    ve.add_argument("--image-id", help="the image id you expect (hex); recommended")
+    ve.set_defaults(func=_cmd_verify)
+    gu = sub.add_parser("guests", help="list built-in guests and their image ids")
+    gu.set_defaults(func=_cmd_guests)
+    dn = sub.add_parser("devnet", help="run a local chain with the contracts deployed")
+    dn.add_argument("rest", nargs=argparse.REMAINDER)
+    dn.set_defaults(func=_cmd_devnet)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ZkvmError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
