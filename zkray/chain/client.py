@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from web3 import AsyncWeb3
 from web3.exceptions import ContractLogicError
+from web3.logs import DISCARD
 
 from zkray.chain.artifacts import abi
 from zkray.chain.errors import ChainError, from_web3_error
@@ -144,7 +145,7 @@ class EngineClient:
         fn = self.contract.get_function_by_signature(signature)(*args)
         # No effect check: two identical requests are two jobs, so a request is never retried blindly.
         outcome = await self._send(fn, value=tip, fallback_gas=GAS_REQUEST, attempts=1)
-        events = self.contract.events.ExecutionRequested().process_receipt({"logs": outcome.logs})
+        events = self.contract.events.ExecutionRequested().process_receipt({"logs": outcome.logs}, errors=DISCARD)
         if not events:
             raise ChainError(f"no ExecutionRequested event in {outcome.tx_hash}")
         return int(events[0]["args"]["requestId"]), outcome

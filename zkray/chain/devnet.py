@@ -260,6 +260,10 @@ class Devnet:
         self.rpc("evm_increaseTime", seconds)
         self.rpc("evm_mine")
 
+    def set_next_timestamp(self, timestamp: int) -> None:
+        """The next block gets exactly this timestamp (then time runs on from there)."""
+        self.rpc("evm_setNextBlockTimestamp", timestamp)
+
     def mine(self, blocks: int = 1) -> None:
         self.rpc("anvil_mine", hex(blocks))
 

@@ -122,20 +122,12 @@ class TxManager:
         """Send `call` and wait until mined. Retries dropped or rejected transactions, checking `effect`
         on-chain first; raises TxReverted (with the decoded error) if it reverts, ContractError if the
         estimate shows it would."""
-        last: Exception | None = None
-        for attempt in range(attempts):
-            if effect is not None and await effect():
-                self.stats["already_done"] += 1
-                return TxOutcome(None, None, 0, 0, [], already_done=True)
-            if attempt:
-                self.stats["retries"] += 1
-            try:
-                return await self._send_once(call)
-            except (TxDropped, RpcError) as exc:
-                last = exc
-        raise TransactionError(f"gave up after {attempts} attempts: {last}") from last
+        return await send_with_retries(
+            self.send_once, call, effect=effect, attempts=attempts, stats=self.stats
+        )
 
-    async def _send_once(self, call: TxCall) -> TxOutcome:
+    async def send_once(self, call: TxCall) -> TxOutcome:
+        """One attempt: reserve a nonce, sign, broadcast, wait for the receipt (TxDropped if replaced)."""
         gas = call.gas or await self.estimate_gas(call)
         fees = await self.fees.suggest()
         nonce = self.reserve()
@@ -307,6 +299,31 @@ class TxManager:
 
 
 ChainErrorTypes = (RpcError, TransactionError)
+
+
+async def send_with_retries(
+    send_once: Callable[[TxCall], Awaitable[TxOutcome]],
+    call: TxCall,
+    *,
+    effect: EffectCheck | None,
+    attempts: int,
+    stats: dict[str, int] | None = None,
+) -> TxOutcome:
+    """Up to `attempts` sends of `call`; before each, `effect` says whether it already happened on-chain
+    (a claim that landed, a job completed by an earlier attempt whose receipt we never saw)."""
+    counts = stats if stats is not None else {}
+    last: Exception | None = None
+    for attempt in range(attempts):
+        if effect is not None and await effect():
+            counts["already_done"] = counts.get("already_done", 0) + 1
+            return TxOutcome(None, None, 0, 0, [], already_done=True)
+        if attempt:
+            counts["retries"] = counts.get("retries", 0) + 1
+        try:
+            return await send_once(call)
+        except (TxDropped, RpcError) as exc:
+            last = exc
+    raise TransactionError(f"gave up after {attempts} attempts: {last}") from last
 
 
 def _plain_receipt(receipt: Any) -> dict[str, Any]:
