@@ -83,29 +83,33 @@ def raw_file(data: bytes) -> Dag:
     return Dag(cid, {bytes(cid): data})
 
 
-def unixfs_file(data: bytes, chunk: int = 1024, fanout: int = 4, version: int = 1) -> Dag:
-    """A balanced UnixFS file: raw leaves of `chunk` bytes under dag-pb nodes of at most `fanout` links."""
+def unixfs_file(
+    data: bytes, chunk: int = 1024, fanout: int = 4, version: int = 1, raw_leaves: bool = True
+) -> Dag:
+    """A balanced UnixFS file of `chunk`-byte leaves under dag-pb nodes of at most `fanout` links.
+
+    `raw_leaves=False` builds leaves the way CIDv0 `ipfs add` does: dag-pb UnixFS File nodes.
+    """
     dag = Dag(CID.decode("bafkqaaa"))
     if len(data) <= chunk:
         block = pbnode([], unixfs(2, data, filesize=len(data)))
         dag.root = dag.add(cid_of(block, "dag-pb", version), block)
         return dag
-    level = [
-        (
-            dag.add(cid_of(data[i : i + chunk], "raw"), data[i : i + chunk]),
-            len(data[i : i + chunk]),
-            len(data[i : i + chunk]),
-        )
-        for i in range(0, len(data), chunk)
-    ]
+    level = []
+    for i in range(0, len(data), chunk):
+        piece = data[i : i + chunk]
+        if raw_leaves:
+            level.append((dag.add(cid_of(piece, "raw"), piece), len(piece), len(piece)))
+        else:
+            block = pbnode([], unixfs(2, piece, filesize=len(piece)))
+            level.append((dag.add(cid_of(block, "dag-pb", version), block), len(piece), len(block)))
     while len(level) > 1:
         parents = []
         for i in range(0, len(level), fanout):
             group = level[i : i + fanout]
             sizes = tuple(size for _, size, _ in group)
-            block = pbnode(
-                [(c, "", t) for c, _, t in group], unixfs(2, filesize=sum(sizes), blocksizes=sizes)
-            )
+            fs = unixfs(2, filesize=sum(sizes), blocksizes=sizes)
+            block = pbnode([(c, "", t) for c, _, t in group], fs)
             cid = dag.add(cid_of(block, "dag-pb", version), block)
             parents.append((cid, sum(sizes), len(block) + sum(t for _, _, t in group)))
         level = parents

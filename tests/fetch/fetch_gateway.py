@@ -35,6 +35,7 @@ class LoopbackGateway:
     delay_s: float = 0.0
     fail_first: int = 0
     requests: list[tuple[str, str, str]] = field(default_factory=list)
+    hangups: int = 0  # clients that closed the connection while this gateway was hanging
     url: str = ""
     _closing: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
@@ -56,12 +57,15 @@ class LoopbackGateway:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    async def _hang(self) -> None:
-        """Sleep until the test ends (bounded), like a gateway that stopped talking."""
-        try:
-            await asyncio.wait_for(self._closing.wait(), timeout=30)
-        except TimeoutError:
-            pass
+    async def _hang(self, request: web.Request) -> None:
+        """Say nothing more until the client hangs up or the test ends (bounded: 30 s)."""
+        for _ in range(3000):
+            if self._closing.is_set():
+                return
+            if request.transport is None or request.transport.is_closing():
+                self.hangups += 1
+                return
+            await asyncio.sleep(0.01)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(
@@ -99,7 +103,7 @@ class LoopbackGateway:
         await resp.prepare(request)
         if mode == "hang":
             await resp.write(block[:1])
-            await self._hang()
+            await self._hang(request)
             return resp
         assert mode == "oversized", mode
         try:
@@ -121,5 +125,5 @@ class LoopbackGateway:
         if body is None:
             return web.Response(status=404)
         if self.mode == "hang":
-            await self._hang()
+            await self._hang(request)
         return web.Response(body=body)

@@ -60,6 +60,27 @@ def test_pbnode_round_trip(raw_links, payload):
     assert decode_unixfs(node.data).data == payload
 
 
+@given(st.binary(max_size=200))
+@settings(max_examples=500, deadline=None)
+def test_hostile_bytes_only_ever_raise_content_mismatch(block):
+    """Whatever a gateway sends, the decoders answer with a value or ContentMismatch, nothing else."""
+    for decode in (decode_pbnode, decode_unixfs):
+        try:
+            decode(block)
+        except ContentMismatch:
+            pass
+
+
+@given(st.binary(max_size=60), st.binary(max_size=40))
+@settings(max_examples=500, deadline=None)
+def test_hostile_link_hashes_only_ever_raise_content_mismatch(cid_bytes, tail):
+    """Random bytes where a binary CID belongs (the part a hand-written reader delegates to multiformats)."""
+    try:
+        decode_pbnode(pb_bytes(2, pb_bytes(1, cid_bytes) + tail))
+    except ContentMismatch:
+        pass
+
+
 @pytest.mark.parametrize(
     ("block", "reason"),
     [

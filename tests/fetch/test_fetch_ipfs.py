@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 
@@ -53,6 +54,14 @@ async def test_multi_block_file_is_assembled_from_verified_raw_blocks(start_gate
     assert all(fmt == "raw" for _, fmt, _ in gateway.requests)
 
 
+async def test_cidv0_file_with_dag_pb_leaves(start_gateway):
+    data = os.urandom(10_000)
+    dag = unixfs_file(data, chunk=1024, fanout=3, version=0, raw_leaves=False)
+    assert str(dag.root).startswith("Qm")
+    gateway = await start_gateway(dag.blocks)
+    assert await fetch_input(f"ipfs://{dag.root}", expected_digest=None, config=config(gateway)) == data
+
+
 async def test_race_picks_the_good_gateway_among_bad_ones(start_gateway):
     data = os.urandom(20_000)
     dag = unixfs_file(data, chunk=2000, fanout=3)
@@ -71,6 +80,20 @@ async def test_race_picks_the_good_gateway_among_bad_ones(start_gateway):
         got = await fetcher.fetch(f"ipfs://{dag.root}", expected_digest=hashlib.sha256(data).digest())
     assert got == data
     assert len(good.requests) == len(dag.blocks)
+
+
+async def test_losers_are_cancelled_once_a_verified_answer_arrives(start_gateway):
+    dag = raw_file(b"input")
+    hang = await start_gateway(dag.blocks, "hang")
+    good = await start_gateway(dag.blocks)
+    cfg = config(hang, good, gateway_timeout_s=30.0)
+    async with InputFetcher(cfg) as fetcher:  # the session stays open: only cancellation hangs up
+        assert await fetcher.fetch(f"ipfs://{dag.root}", expected_digest=None) == b"input"
+        for _ in range(300):  # the hanging gateway sees its client hang up (bounded wait)
+            if hang.hangups:
+                break
+            await asyncio.sleep(0.01)
+        assert hang.hangups == 1
 
 
 async def test_corrupt_bytes_everywhere_are_never_returned(start_gateway):

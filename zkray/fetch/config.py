@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MiB = 1024 * 1024
 
@@ -33,8 +33,10 @@ class FetchConfig(BaseModel):
     deadline_s: float = Field(120.0, gt=0, description="Overall deadline for one fetch_input call.")
     attempts: int = Field(3, ge=1, le=20, description="Tries per block race / HTTP GET (retryable errors).")
     backoff_initial_s: float = Field(0.1, ge=0, description="First retry delay; doubles each try.")
-    backoff_max_s: float = Field(30.0, ge=0, description="Largest retry delay (also caps Retry-After).")
-    jitter: float = Field(0.2, ge=0, le=1, description="± fraction applied to each retry delay.")
+    backoff_max_s: float = Field(
+        30.0, ge=0, description="Largest backoff delay; a longer Retry-After is honoured within the deadline."
+    )
+    jitter: float = Field(0.2, ge=0, lt=1, description="± fraction applied to each retry delay.")
     hedge_delay_s: float = Field(
         0.0, ge=0, description="Stagger between starting gateways in a race; 0 starts them all at once."
     )
@@ -48,3 +50,9 @@ class FetchConfig(BaseModel):
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"gateway {url!r} must be an http:// or https:// base URL")
         return tuple(url.rstrip("/") for url in value)
+
+    @model_validator(mode="after")
+    def _backoff_range(self) -> FetchConfig:
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise ValueError("backoff_max_s must be at least backoff_initial_s")
+        return self

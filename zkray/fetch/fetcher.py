@@ -26,7 +26,7 @@ from zkray.fetch.config import FetchConfig
 from zkray.fetch.errors import BadUrl, CircuitOpen, FetchError, InputDigestMismatch, Timeout
 from zkray.fetch.http import get_bounded
 from zkray.fetch.race import GatewayRace
-from zkray.fetch.retry import with_retries
+from zkray.fetch.retry import retry_policy, with_retries
 from zkray.fetch.unixfs import UnixFsReader
 
 DIGEST_BYTES = 32
@@ -53,6 +53,7 @@ class InputFetcher:
         self.breakers: BreakerRegistry = breakers if breakers is not None else LocalBreakers()
         self._clock = clock
         self._rng = rng or random.Random()
+        self._retry = retry_policy(self.config)
         self._session = session
         self._owns_session = session is None
         self._background: set[asyncio.Task[bytes]] = set()
@@ -115,7 +116,7 @@ class InputFetcher:
         async def get_block(cid: CID, limit: int, too_large: type[FetchError]) -> bytes:
             return await with_retries(
                 lambda: race.block(cid, limit=limit, too_large=too_large),
-                config=self.config,
+                policy=self._retry,
                 deadline=deadline,
                 rng=self._rng,
             )
@@ -144,7 +145,7 @@ class InputFetcher:
                 ),
             )
 
-        return await with_retries(once, config=self.config, deadline=deadline, rng=self._rng)
+        return await with_retries(once, policy=self._retry, deadline=deadline, rng=self._rng)
 
 
 async def fetch_input(

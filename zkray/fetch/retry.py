@@ -1,8 +1,8 @@
-"""Bounded retries for one fetch step: `attempts` tries, exponential backoff with jitter, the deadline.
+"""Bounded retries for one fetch step, decided by `zkray.policy.retry` (the adapter only sleeps).
 
-Only errors marked `retryable` are tried again, and never past the caller's deadline: when the next
-delay (the backoff, or a longer Retry-After a server asked for) would overrun it, the last real error
-is raised instead of a vaguer timeout.
+The policy reads each error's `retryable` flag and `retry_after_s` hint, backs off exponentially with
+jitter, and refuses a retry that would pass the fetch's deadline: then the last real error is raised
+instead of a vaguer timeout.
 """
 
 from __future__ import annotations
@@ -13,39 +13,38 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from zkray.fetch.config import FetchConfig
-from zkray.fetch.errors import FetchError, GatewayError
+from zkray.fetch.errors import FetchError
+from zkray.policy.retry import Retrier, RetryPolicy
 
 T = TypeVar("T")
 
 
-def backoff_s(config: FetchConfig, retry: int, rng: random.Random) -> float:
-    """Delay before retry number `retry` (1-based): initial·2^(retry-1), capped, ± jitter."""
-    base = min(config.backoff_max_s, config.backoff_initial_s * 2 ** (retry - 1))
-    return base * (1.0 + rng.uniform(-config.jitter, config.jitter))
+def retry_policy(config: FetchConfig) -> RetryPolicy:
+    """The retry policy the fetch settings describe."""
+    return RetryPolicy(
+        max_attempts=config.attempts,
+        initial_delay_s=config.backoff_initial_s,
+        max_delay_s=config.backoff_max_s,
+        jitter=config.jitter,
+    )
 
 
 async def with_retries(
     op: Callable[[], Awaitable[T]],
     *,
-    config: FetchConfig,
+    policy: RetryPolicy,
     deadline: float,
     rng: random.Random,
 ) -> T:
-    """Run `op` until it succeeds, fails permanently, runs out of tries, or the next wait passes `deadline`.
-
-    `deadline` is in the running loop's clock (`loop.time()`).
-    """
+    """Run `op` until it succeeds or the policy gives up; `deadline` is in the loop's clock."""
     loop = asyncio.get_running_loop()
-    for attempt in range(1, config.attempts + 1):
+    retrier = Retrier(policy, rng, give_up_at=deadline)
+    for _ in range(policy.max_attempts):
         try:
             return await op()
         except FetchError as err:
-            if not err.retryable or attempt == config.attempts:
+            decision = retrier.on_failure(err, loop.time())
+            if not decision.retry:
                 raise
-            delay = backoff_s(config, attempt, rng)
-            if isinstance(err, GatewayError) and err.retry_after_s is not None:
-                delay = max(delay, min(err.retry_after_s, config.backoff_max_s))
-            if loop.time() + delay >= deadline:
-                raise
-            await asyncio.sleep(delay)
-    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+            await asyncio.sleep(max(0.0, decision.at - loop.time()))
+    raise AssertionError("unreachable: the policy stops at max_attempts")  # pragma: no cover
