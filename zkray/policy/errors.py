@@ -3,7 +3,6 @@
     PolicyError                   a pure decision refused its input
     ├── InvalidTransition         a job status change the state machine forbids
     ├── CompressionError          bytes that are not a valid compressed frame (unknown codec, bomb, corrupt)
-    ├── QueueFull                 the bounded queue rejected a newcomer that would be its worst job
     └── HashRingEmpty             a lookup on a ring with no nodes
 
 Policies never do I/O, so nothing here wraps an OS or network error; adapters wrap these instead.
@@ -32,10 +31,6 @@ class InvalidTransition(PolicyError):
 
 class CompressionError(PolicyError):
     """The bytes are not a frame this node wrote (bad header, corrupt body, or larger than the cap)."""
-
-
-class QueueFull(PolicyError):
-    """The queue is full and the newcomer scores no better than the worst job already queued."""
 
 
 class HashRingEmpty(PolicyError):
