@@ -12,10 +12,13 @@ from zkray.policy.jobs import (
     FINAL,
     HOLDS_CLAIM,
     HOLDS_PROOF,
+    RETRY_FROM,
     TERMINAL,
+    WORKING,
     JobStatus,
     can_transition,
     is_terminal,
+    retry_status,
     transition,
 )
 
@@ -48,6 +51,15 @@ def test_the_happy_path_is_allowed() -> None:
 )
 def test_retries_step_back_one_stage(current: JobStatus, new: JobStatus) -> None:
     assert can_transition(current, new)
+
+
+def test_every_working_status_has_an_allowed_retry_one_stage_back() -> None:
+    assert set(RETRY_FROM) == WORKING
+    for status in WORKING:
+        back = retry_status(status)
+        assert back is not None and can_transition(status, back)
+        assert HAPPY.index(back) < HAPPY.index(status)
+    assert retry_status(S.PROVED) is None and retry_status(S.QUEUED) is None
 
 
 def test_every_status_has_a_row_and_final_states_have_no_exits() -> None:

@@ -24,7 +24,16 @@ from zkray.policy.errors import (
     PolicyError,
 )
 from zkray.policy.hashring import HashRing
-from zkray.policy.jobs import HOLDS_CLAIM, HOLDS_PROOF, TERMINAL, WORKING, JobStatus, is_terminal
+from zkray.policy.jobs import (
+    HOLDS_CLAIM,
+    HOLDS_PROOF,
+    RETRY_FROM,
+    TERMINAL,
+    WORKING,
+    JobStatus,
+    is_terminal,
+    retry_status,
+)
 from zkray.policy.jobs import transition as job_transition
 from zkray.policy.profitability import (
     ProvingSpeed,
@@ -51,6 +60,7 @@ __all__ = [
     "DEFAULT_RETRY",
     "HOLDS_CLAIM",
     "HOLDS_PROOF",
+    "RETRY_FROM",
     "SUBMISSION_RETRY",
     "TERMINAL",
     "WORKING",
@@ -98,6 +108,7 @@ __all__ = [
     "job_transition",
     "profit_margin",
     "prover_payout",
+    "retry_status",
     "score",
     "target_mode",
 ]

@@ -1,11 +1,11 @@
 """One status enum for every job the node sees, and the only transitions it may make.
 
 The happy path is DISCOVERED → QUEUED → FETCHING → PREFLIGHT → CLAIMING → CLAIMED → PROVING →
-PROVED → SUBMITTING → COMPLETED. Retries step back one stage (PROVING → CLAIMED after a killed prove
-task, SUBMITTING → PROVED after a failed submission, FETCHING → QUEUED after a failed fetch), never
-further, so a job that holds a claim or a proof can never lose it by moving backwards. COMPLETED,
-FAILED, EXPIRED and CANCELLED are final; SKIPPED (not ours to do now: unprofitable, claimed or
-completed by another prover, evicted from the queue) may be re-queued when the chain offers the job again.
+PROVED → SUBMITTING → COMPLETED. Retries step back one stage (RETRY_FROM: PROVING → CLAIMED after a
+killed prove task, SUBMITTING → PROVED after a failed submission, FETCHING → QUEUED after a failed
+fetch), never further, so a job that holds a claim or a proof can never lose it by moving backwards.
+COMPLETED, FAILED, EXPIRED and CANCELLED are final; SKIPPED (not ours to do now: unprofitable, claimed
+or completed by another prover, evicted from the queue) may be re-queued when the chain offers it again.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ _NEXT: dict[JobStatus, frozenset[JobStatus]] = {
     S.DISCOVERED: frozenset({S.QUEUED}),
     S.QUEUED: frozenset({S.FETCHING}),
     S.FETCHING: frozenset({S.PREFLIGHT, S.QUEUED}),
-    S.PREFLIGHT: frozenset({S.CLAIMING}),
+    S.PREFLIGHT: frozenset({S.CLAIMING, S.QUEUED}),
     S.CLAIMING: frozenset({S.CLAIMED, S.QUEUED}),
     S.CLAIMED: frozenset({S.PROVING}),
     S.PROVING: frozenset({S.PROVED, S.CLAIMED}),
@@ -72,6 +72,25 @@ ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
     **{status: frozenset() for status in FINAL},
 }
 """ALLOWED[a] is the set of statuses a job in status a may move to; no status moves to itself."""
+
+
+RETRY_FROM: dict[JobStatus, JobStatus] = {
+    S.FETCHING: S.QUEUED,
+    S.PREFLIGHT: S.QUEUED,
+    S.CLAIMING: S.QUEUED,
+    S.PROVING: S.CLAIMED,
+    S.SUBMITTING: S.PROVED,
+}
+"""Where a working job goes when its work died (a killed task, a crash, the reaper): one stage back."""
+
+
+def retry_status(status: JobStatus) -> JobStatus | None:
+    """The status to retry from after the work in `status` was lost; None when nothing was running.
+
+    From CLAIMING and SUBMITTING the caller must first read the job on-chain: a claim or a submission
+    reported as failed may have landed (then move forward to CLAIMED or COMPLETED instead).
+    """
+    return RETRY_FROM.get(status)
 
 
 def can_transition(current: JobStatus, new: JobStatus) -> bool:
