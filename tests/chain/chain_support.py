@@ -74,3 +74,28 @@ def events_named(client: EngineClient, outcome_logs: list[Any], name: str) -> li
         dict(e["args"])
         for e in client.contract.events[name]().process_receipt({"logs": outcome_logs}, errors=DISCARD)
     ]
+
+
+async def call_as(
+    devnet: Devnet, account: DevAccount, contract: str, address: str, fn: str, *args: Any
+) -> Any:
+    """Send one contract call from `account` through a TxManager (admin calls without a typed client)."""
+    from zkray.chain.artifacts import abi
+    from zkray.chain.txmanager import TxCall
+
+    w3 = async_w3(devnet)
+    try:
+        c = w3.eth.contract(address=w3.to_checksum_address(address), abi=abi(contract))
+        data = bytes.fromhex(c.encode_abi(fn, list(args))[2:])
+        async with TxManager(w3, account.key) as tx:
+            return await tx.send(TxCall(to=c.address, data=data))
+    finally:
+        await w3.provider.disconnect()
+
+
+def deploy(devnet: Devnet, name: str, *args: Any) -> str:
+    """Deploy a test-helper contract from the owner (anvil signs for its unlocked accounts)."""
+    from zkray.chain.devnet import _deploy
+
+    assert devnet.roles is not None
+    return _deploy(devnet.web3(), devnet.roles.owner.address, name, *args)

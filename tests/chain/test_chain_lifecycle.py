@@ -12,7 +12,6 @@ from chain_support import (
     events_named,
     fib_receipt,
     image_id,
-    latest_timestamp,
 )
 
 from zkray.chain.client import RequestStatus

@@ -145,7 +145,8 @@ class EngineClient:
         fn = self.contract.get_function_by_signature(signature)(*args)
         # No effect check: two identical requests are two jobs, so a request is never retried blindly.
         outcome = await self._send(fn, value=tip, fallback_gas=GAS_REQUEST, attempts=1)
-        events = self.contract.events.ExecutionRequested().process_receipt({"logs": outcome.logs}, errors=DISCARD)
+        requested = self.contract.events.ExecutionRequested()
+        events = requested.process_receipt({"logs": outcome.logs}, errors=DISCARD)
         if not events:
             raise ChainError(f"no ExecutionRequested event in {outcome.tx_hash}")
         return int(events[0]["args"]["requestId"]), outcome
