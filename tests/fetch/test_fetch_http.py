@@ -11,6 +11,7 @@ import zkray.fetch
 from zkray.fetch import (
     BadUrl,
     CircuitOpen,
+    FetchError,
     GatewayError,
     InputDigestMismatch,
     InputFetcher,
@@ -76,9 +77,12 @@ async def test_http_origin_breaker_opens(start_gateway, clock):
     assert len(server.requests) == 3
 
 
-async def test_unknown_schemes_are_refused():
+async def test_unknown_schemes_and_missing_gateways_are_refused():
     with pytest.raises(BadUrl, match="ipfs://CID"):
         await fetch_input("ftp://example.org/input", expected_digest=None, config=config())
+    cid = "bafkreif2pall7dybz7vecqka3zo24irdwabwdi4wc55jznaq75q7eaavvu"
+    with pytest.raises(FetchError, match="no IPFS gateways"):
+        await fetch_input(f"ipfs://{cid}", expected_digest=None, config=config(gateways=()))
 
 
 def test_public_surface_is_exactly_all():
