@@ -44,6 +44,7 @@ class CircuitBreaker:
         self._state = BreakerState.CLOSED
         self._failures: deque[float] = deque()
         self._opened_at = 0.0
+        self._half_open_at = 0.0
         self._probes_started = 0
         self._probes_succeeded = 0
 
@@ -67,10 +68,12 @@ class CircuitBreaker:
         if self._state is BreakerState.OPEN:
             if now - self._opened_at < self.open_s:
                 return False
-            self._enter_half_open()
+            self._enter_half_open(now)
         if self._state is BreakerState.HALF_OPEN:
             if self._probes_started >= self.half_open_probes:
-                return False
+                if now - self._half_open_at < self.open_s:
+                    return False
+                self._enter_half_open(now)  # the last round's probes never reported: try again
             self._probes_started += 1
             return True
         return True
@@ -111,6 +114,7 @@ class CircuitBreaker:
             "state": self._state.value,
             "failures": list(self._failures),
             "opened_at": self._opened_at,
+            "half_open_at": self._half_open_at,
             "probes_started": self._probes_started,
             "probes_succeeded": self._probes_succeeded,
         }
@@ -128,6 +132,7 @@ class CircuitBreaker:
         breaker._state = BreakerState(data["state"])
         breaker._failures = deque(float(t) for t in data["failures"])
         breaker._opened_at = float(data["opened_at"])
+        breaker._half_open_at = float(data["half_open_at"])
         breaker._probes_started = int(data["probes_started"])
         breaker._probes_succeeded = int(data["probes_succeeded"])
         return breaker
@@ -146,8 +151,9 @@ class CircuitBreaker:
         self._probes_started = 0
         self._probes_succeeded = 0
 
-    def _enter_half_open(self) -> None:
+    def _enter_half_open(self, now: float) -> None:
         self._state = BreakerState.HALF_OPEN
+        self._half_open_at = now
         self._probes_started = 0
         self._probes_succeeded = 0
 
