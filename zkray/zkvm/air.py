@@ -103,7 +103,10 @@ class ConstraintBuilder(ABC):
 
     @abstractmethod
     def assert_row(self, name: str, expr: Val, row: int) -> None:
-        """expr = 0 on one row (boundary constraint); rows may be negative (-1 = last)."""
+        """expr = 0 on one row (boundary constraint); rows may be negative (-1 = last).
+
+        Its degree must be below `Air.max_degree`: divided by a linear zerofier, a degree-d boundary
+        expression gives a quotient of degree d·n − 1, which must fit in the (max_degree − 1) chunks."""
 
 
 class Air(ABC):

@@ -134,6 +134,9 @@ def prove(air: Air, main: np.ndarray, public: Sequence[int], params: StarkParams
     t0 = stats.add("constraints", t0)
     chunks = quotient_chunks(air)
     q_coeffs = ntt.coset_intt(np.ascontiguousarray(q.T), SHIFT)  # (4, m)
+    if check and q_coeffs[:, chunks * n :].any():
+        raise ProofError(f"{air.name}: the constraints have a higher degree than max_degree = {air.max_degree} "
+                         "declares (boundary constraints must be of degree < max_degree)")
     quot_coeffs = np.concatenate([q_coeffs[:, k * n : (k + 1) * n] for k in range(chunks)], axis=0)
     quot_lde = ntt.coset_ntt(quot_coeffs, SHIFT, m)
     quot_tree = merkle.commit(quot_lde.T)

@@ -51,8 +51,9 @@ def verify(air: Air, proof: StarkProof, public: Sequence[int]) -> None:
     bits = params.security_bits(log_n + params.log_blowup)
     if bits < MIN_SECURITY_BITS:
         raise VerificationError(f"parameters give {bits:.1f} bits for 2^{log_n} rows, below {MIN_SECURITY_BITS}")
-    if log_n != air.log_trace_length(public):
-        raise VerificationError(f"proof is for 2^{log_n} rows, the public inputs imply 2^{air.log_trace_length(public)}")
+    expected_log_n = air.log_trace_length(public)
+    if log_n != expected_log_n:
+        raise VerificationError(f"proof is for 2^{log_n} rows, the public inputs imply 2^{expected_log_n}")
     n = 1 << log_n
     log_m = log_n + params.log_blowup
     tr = _start(air, params, log_n, public)
