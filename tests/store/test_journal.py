@@ -161,6 +161,8 @@ def test_stuck_and_overdue_jobs(journal: JobJournal) -> None:
     walk(journal, "fresh", S.QUEUED, S.FETCHING, now=290.0)
     journal.transition("waiting", S.QUEUED, now=10.0)  # queued is not a working status
     assert [j.id for j in journal.stuck(older_than_s=120.0, now=300.0)] == ["slow"]
+    journal.update("slow", now=299.0)  # a heartbeat from the running work
+    assert journal.stuck(older_than_s=120.0, now=300.0) == []
     assert [j.id for j in journal.overdue(now=600.0)] == ["slow"]
 
 

@@ -132,7 +132,7 @@ class CircuitBreaker:
         breaker._state = BreakerState(data["state"])
         breaker._failures = deque(float(t) for t in data["failures"])
         breaker._opened_at = float(data["opened_at"])
-        breaker._half_open_at = float(data["half_open_at"])
+        breaker._half_open_at = float(data.get("half_open_at", breaker._opened_at + breaker.open_s))
         breaker._probes_started = int(data["probes_started"])
         breaker._probes_succeeded = int(data["probes_succeeded"])
         return breaker

@@ -186,7 +186,8 @@ class JobJournal:
         now: float | None = None,
     ) -> JobRecord:
         """Set facts learned about a job (cycles after preflight, claim deadline, extra payload keys)
-        without changing its status; `payload` keys are merged into the stored payload."""
+        without changing its status; `payload` keys are merged into the stored payload. Called with no
+        fields it is a heartbeat: a long proof that touches its job is not `stuck`."""
         now = self._now(now)
         with self._write() as conn:
             self._status(conn, job_id)
