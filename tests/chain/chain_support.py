@@ -48,13 +48,9 @@ def image_id(name: str = "fib") -> bytes:
 def attest(devnet: Devnet, receipt: Receipt, signers: list[DevAccount] | None = None) -> bytes:
     """A seal signed by `signers` (default: the devnet's threshold of attesters) after verifying."""
     assert devnet.deployment is not None and devnet.roles is not None
-    chosen = (
-        signers if signers is not None else devnet.roles.attesters[: devnet.deployment.attester_threshold]
-    )
+    chosen = signers if signers is not None else devnet.roles.attesters[: devnet.deployment.attester_threshold]
     attestations = [
-        Attester(a.key).attest(
-            receipt, chain_id=devnet.deployment.chain_id, verifier=devnet.deployment.verifier
-        )
+        Attester(a.key).attest(receipt, chain_id=devnet.deployment.chain_id, verifier=devnet.deployment.verifier)
         for a in chosen
     ]
     return encode_seal(attestations)
@@ -71,14 +67,11 @@ async def balance(w3: AsyncWeb3[Any], address: str) -> int:
 
 def events_named(client: EngineClient, outcome_logs: list[Any], name: str) -> list[dict[str, Any]]:
     return [
-        dict(e["args"])
-        for e in client.contract.events[name]().process_receipt({"logs": outcome_logs}, errors=DISCARD)
+        dict(e["args"]) for e in client.contract.events[name]().process_receipt({"logs": outcome_logs}, errors=DISCARD)
     ]
 
 
-async def call_as(
-    devnet: Devnet, account: DevAccount, contract: str, address: str, fn: str, *args: Any
-) -> Any:
+async def call_as(devnet: Devnet, account: DevAccount, contract: str, address: str, fn: str, *args: Any) -> Any:
     """Send one contract call from `account` through a TxManager (admin calls without a typed client)."""
     from zkray.chain.artifacts import abi
     from zkray.chain.txmanager import TxCall

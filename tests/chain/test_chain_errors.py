@@ -181,13 +181,9 @@ async def _refused_ether(chain: Devnet) -> object:
             data = bytes.fromhex(helper.encode_abi("request", [image_id()])[2:])
             await tx.send(TxCall(to=rejecting, data=data, value=TIP))
             request_id = await engine_client(chain, w3).request_count()
-            await tx.send(
-                TxCall(to=rejecting, data=bytes.fromhex(helper.encode_abi("cancel", [request_id])[2:]))
-            )
+            await tx.send(TxCall(to=rejecting, data=bytes.fromhex(helper.encode_abi("cancel", [request_id])[2:])))
             assert await engine_client(chain, w3).credits(rejecting) == TIP
-            return await tx.send(
-                TxCall(to=rejecting, data=bytes.fromhex(helper.encode_abi("withdraw", [])[2:]))
-            )
+            return await tx.send(TxCall(to=rejecting, data=bytes.fromhex(helper.encode_abi("withdraw", [])[2:])))
     finally:
         await w3.provider.disconnect()
 
@@ -310,17 +306,13 @@ async def _under_threshold(chain: Devnet) -> object:
     assert chain.roles is not None
     receipt = fib_receipt()
     request_id = await _claimed_request(chain)
-    return await _submit(
-        chain, request_id, attest(chain, receipt, chain.roles.attesters[:1]), receipt.journal
-    )
+    return await _submit(chain, request_id, attest(chain, receipt, chain.roles.attesters[:1]), receipt.journal)
 
 
 @scenario("InvalidThreshold")
 async def _threshold(chain: Devnet) -> object:
     assert chain.roles is not None and chain.deployment is not None
-    return await call_as(
-        chain, chain.roles.owner, "AttestationVerifier", chain.deployment.verifier, "setThreshold", 4
-    )
+    return await call_as(chain, chain.roles.owner, "AttestationVerifier", chain.deployment.verifier, "setThreshold", 4)
 
 
 @scenario("AttesterAlreadyRegistered")

@@ -64,9 +64,7 @@ async def test_request_claim_submit_pays_decayed_tip_minus_fee_and_refunds_the_r
                 "payout": payout,
             }
         ]
-        assert (
-            await balance(prover.w3, roles.provers[0].address) == prover_before + payout - fee - outcome.cost
-        )
+        assert await balance(prover.w3, roles.provers[0].address) == prover_before + payout - fee - outcome.cost
         assert await balance(prover.w3, roles.requesters[0].address) == requester_before + TIP - payout
         assert await prover.accrued_fees() == fee
         assert await balance(prover.w3, dep.engine) == fee  # nothing stranded in the engine
@@ -84,9 +82,7 @@ async def test_tip_decays_to_half_and_stays_there(chain: Devnet) -> None:
     roles = chain.roles
     assert roles is not None
     async with engine_as(chain, roles.requesters[0]) as requester:
-        request_id, _ = await requester.request_execution(
-            image_id(), b"\0" * 32, "", tip=TIP, expiration_s=7200
-        )
+        request_id, _ = await requester.request_execution(image_id(), b"\0" * 32, "", tip=TIP, expiration_s=7200)
         created = (await requester.get_request(request_id)).created_at
         for elapsed in (1, DECAY // 3, DECAY - 1, DECAY, DECAY * 2):
             chain.set_next_timestamp(created + elapsed)
@@ -145,9 +141,7 @@ async def test_an_expired_claim_is_taken_over_by_a_second_prover(chain: Devnet) 
         chain.set_next_timestamp(deadline + 1)
         chain.mine()
         outcome = await fast.claim_execution(request_id)
-        assert events_named(fast, outcome.logs, "ClaimExpired") == [
-            {"requestId": request_id, "prover": first.address}
-        ]
+        assert events_named(fast, outcome.logs, "ClaimExpired") == [{"requestId": request_id, "prover": first.address}]
         assert (await fast.get_request(request_id)).claimant == second.address
         await fast.submit_proof(request_id, attest(chain, receipt), receipt.journal)
         assert (await fast.get_prover_stats(first.address)).expired_claims == 1

@@ -28,9 +28,7 @@ class Sender(Protocol):
 
     address: str
 
-    async def send(
-        self, call: TxCall, *, effect: EffectCheck | None = None, attempts: int = 3
-    ) -> TxOutcome: ...
+    async def send(self, call: TxCall, *, effect: EffectCheck | None = None, attempts: int = 3) -> TxOutcome: ...
 
 
 class RequestStatus(enum.IntEnum):
@@ -239,9 +237,7 @@ class RegistryClient:
 
     async def get_program(self, image_id: bytes) -> dict[str, Any]:
         try:
-            name, verifier, active, elf_url, registered_at = await self.contract.functions.getProgram(
-                image_id
-            ).call()
+            name, verifier, active, elf_url, registered_at = await self.contract.functions.getProgram(image_id).call()
         except ContractLogicError as exc:
             raise from_web3_error(exc) from exc
         return {"name": name, "verifier": verifier, "active": active, "elf_url": elf_url, "at": registered_at}

@@ -199,8 +199,7 @@ class Devnet:
         accounts = [
             DevAccount(a.address, a.key.hex() if a.key.hex().startswith("0x") else "0x" + a.key.hex())
             for a in (
-                Account.from_mnemonic(MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}")
-                for i in range(self._n_accounts)
+                Account.from_mnemonic(MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(self._n_accounts)
             )
         ]
         n = self._n_attesters
@@ -225,9 +224,7 @@ class Devnet:
         guests = self._guests if self._guests is not None else builtin_guests()
         reg = w3.eth.contract(address=registry, abi=abi("ProgramRegistry"))
         for name, image_id in sorted(guests.items()):
-            _transact(
-                w3, owner, reg.functions.registerProgram(image_id, name, verifier, f"zkray://guest/{name}")
-            )
+            _transact(w3, owner, reg.functions.registerProgram(image_id, name, verifier, f"zkray://guest/{name}"))
         return Deployment(
             chain_id=w3.eth.chain_id,
             engine=engine,

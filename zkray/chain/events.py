@@ -183,9 +183,7 @@ class EventStream:
         async with self._http.ws_connect(self.ws_url, heartbeat=self.heartbeat_s, max_msg_size=0) as ws:
             sub_id = next(self._ids)
             params = ["logs", {"address": self.address, "topics": [self.decoder.topics]}]
-            await ws.send_str(
-                json.dumps({"jsonrpc": "2.0", "id": sub_id, "method": "eth_subscribe", "params": params})
-            )
+            await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": sub_id, "method": "eth_subscribe", "params": params}))
             # Subscribe first, then back-fill: nothing falls between the two, and overlaps are de-duplicated.
             subscription = None
             early: list[dict[str, Any]] = []
@@ -208,10 +206,7 @@ class EventStream:
                 msg = await self._receive(ws, stop)
                 if msg is None:
                     return
-                if (
-                    msg.get("method") == "eth_subscription"
-                    and msg["params"].get("subscription") == subscription
-                ):
+                if msg.get("method") == "eth_subscription" and msg["params"].get("subscription") == subscription:
                     if (event := self._accept(msg["params"]["result"])) is not None:
                         yield event
 
@@ -263,9 +258,7 @@ class EventStream:
             self.stats.delivered += 1
         return event
 
-    async def _receive(
-        self, ws: aiohttp.ClientWebSocketResponse, stop: asyncio.Event
-    ) -> dict[str, Any] | None:
+    async def _receive(self, ws: aiohttp.ClientWebSocketResponse, stop: asyncio.Event) -> dict[str, Any] | None:
         receive = asyncio.ensure_future(ws.receive())
         stopped = asyncio.ensure_future(stop.wait())
         done, _ = await asyncio.wait({receive, stopped}, return_when=asyncio.FIRST_COMPLETED)

@@ -10,6 +10,7 @@ already happened on-chain (the ancestor re-sent claims that had landed).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
@@ -34,6 +35,7 @@ from zkray.chain.nonces import Fees, NonceBook, Slot
 
 EffectCheck = Callable[[], Awaitable[bool]]
 TRANSFER_GAS = 21_000
+FINISHED_KEPT = 4096
 GAS_HEADROOM = 1.25  # estimates are exact for the state they ran on; state can change before mining
 # Broadcast rejections that say nothing about our transaction itself: retry with a fresh nonce and fees.
 RETRYABLE_REJECTIONS = ("nonce too low", "underpriced", "replacement transaction", "already imported")
@@ -88,6 +90,8 @@ class TxManager:
         self._poll_s = poll_s
         self._receipt_timeout_s = receipt_timeout_s
         self._waiters: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        # Resolved futures stay answerable for a while, for low-level callers that wait late.
+        self._finished: collections.OrderedDict[int, asyncio.Future[dict[str, Any]]] = collections.OrderedDict()
         self._chain_id = 0
         self._loop_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -122,9 +126,7 @@ class TxManager:
         """Send `call` and wait until mined. Retries dropped or rejected transactions, checking `effect`
         on-chain first; raises TxReverted (with the decoded error) if it reverts, ContractError if the
         estimate shows it would."""
-        return await send_with_retries(
-            self.send_once, call, effect=effect, attempts=attempts, stats=self.stats
-        )
+        return await send_with_retries(self.send_once, call, effect=effect, attempts=attempts, stats=self.stats)
 
     async def send_once(self, call: TxCall) -> TxOutcome:
         """One attempt: reserve a nonce, sign, broadcast, wait for the receipt (TxDropped if replaced)."""
@@ -184,7 +186,7 @@ class TxManager:
 
     async def wait(self, nonce: int) -> dict[str, Any]:
         """The receipt of whatever transaction of ours is mined at `nonce`; TxDropped if it was a filler."""
-        fut = self._waiters.get(nonce)
+        fut = self._waiters.get(nonce) or self._finished.get(nonce)
         if fut is None:
             raise TransactionError(f"nonce {nonce} is not tracked by this manager")
         return await asyncio.wait_for(asyncio.shield(fut), self._receipt_timeout_s)
@@ -262,6 +264,9 @@ class TxManager:
         fut = self._waiters.pop(slot.nonce, None)
         if fut is None or fut.done():
             return
+        self._finished[slot.nonce] = fut
+        while len(self._finished) > FINISHED_KEPT:
+            self._finished.popitem(last=False)
         for tx_hash in reversed(slot.hashes):
             try:
                 receipt = await self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
