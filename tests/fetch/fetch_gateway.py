@@ -34,6 +34,7 @@ class LoopbackGateway:
     mode: str = "good"
     delay_s: float = 0.0
     fail_first: int = 0
+    retry_after: str = "0"
     requests: list[tuple[str, str, str]] = field(default_factory=list)
     hangups: int = 0  # clients that closed the connection while this gateway was hanging
     url: str = ""
@@ -41,6 +42,7 @@ class LoopbackGateway:
     _runner: web.AppRunner | None = None
 
     async def start(self) -> LoopbackGateway:
+        assert self.mode in MODES, f"unknown mode {self.mode!r}; one of {MODES}"
         app = web.Application()
         app.router.add_get("/ipfs/{cid}", self._handle)
         app.router.add_get("/file/{name}", self._handle_file)
@@ -83,7 +85,7 @@ class LoopbackGateway:
         if mode == "error500":
             return web.Response(status=500, text="storage backend failure")
         if mode == "rate_limited":
-            return web.Response(status=429, headers={"Retry-After": "0"}, text="slow down")
+            return web.Response(status=429, headers={"Retry-After": self.retry_after}, text="slow down")
         if mode == "html":
             return web.Response(status=200, text="<html>deserialized</html>", content_type="text/html")
         if mode == "slow":

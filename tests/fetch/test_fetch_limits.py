@@ -77,6 +77,15 @@ async def test_rate_limited_gateway_is_retried_a_bounded_number_of_times(start_g
     assert len(stubborn.requests) == 3
 
 
+async def test_retry_after_past_the_deadline_gives_up_with_the_real_error(start_gateway):
+    dag = raw_file(b"input")
+    gateway = await start_gateway(dag.blocks, "rate_limited", retry_after="3600")
+    cfg = config(gateway, attempts=3, deadline_s=5.0)
+    with pytest.raises(AllGatewaysFailed, match="429"):
+        await fetch_input(f"ipfs://{dag.root}", expected_digest=None, config=cfg)
+    assert len(gateway.requests) == 1
+
+
 async def test_permanent_failures_are_not_retried(start_gateway):
     dag = raw_file(b"input")
     gateway = await start_gateway(dag.blocks, "wrong")

@@ -48,15 +48,19 @@ class LocalBreakers(dict[str, CircuitBreaker]):
         half_open_probes: int = 3,
     ) -> None:
         super().__init__()
-        self._settings = {
-            "failure_threshold": failure_threshold,
-            "window_s": window_s,
-            "open_s": open_s,
-            "half_open_probes": half_open_probes,
-        }
+        self.failure_threshold = failure_threshold
+        self.window_s = window_s
+        self.open_s = open_s
+        self.half_open_probes = half_open_probes
 
     def __missing__(self, name: str) -> CircuitBreaker:
-        breaker = CircuitBreaker(name, **self._settings)  # type: ignore[arg-type]
+        breaker = CircuitBreaker(
+            name,
+            failure_threshold=self.failure_threshold,
+            window_s=self.window_s,
+            open_s=self.open_s,
+            half_open_probes=self.half_open_probes,
+        )
         self[name] = breaker
         return breaker
 

@@ -86,3 +86,7 @@ class AllGatewaysFailed(GatewayError):
         super().__init__(f"all {len(errors)} gateways failed ({summary})")
         self.errors = errors
         self.retryable = any(err.retryable for err in errors.values())
+        # Wait as asked only when every gateway asked: the soonest of their Retry-After hints.
+        hints = [getattr(err, "retry_after_s", None) for err in errors.values()]
+        if hints and all(h is not None for h in hints):
+            self.retry_after_s = min(h for h in hints if h is not None)
