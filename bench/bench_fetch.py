@@ -26,9 +26,7 @@ from zkray.fetch import FetchConfig, InputFetcher, input_digest
 from zkray.fetch.cids import verify_block
 
 
-async def timed_fetch(
-    gateways: list[LoopbackGateway], url: str, digest: bytes, size: int, runs: int
-) -> float:
+async def timed_fetch(gateways: list[LoopbackGateway], url: str, digest: bytes, size: int, runs: int) -> float:
     cfg = FetchConfig(gateways=tuple(g.url for g in gateways), max_bytes=size + 1)
     best = float("inf")
     async with InputFetcher(cfg) as fetcher:

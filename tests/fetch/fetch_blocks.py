@@ -32,9 +32,7 @@ def pb_varint(number: int, value: int) -> bytes:
     return varint(number << 3) + varint(value)
 
 
-def unixfs(
-    kind: int, data: bytes = b"", filesize: int | None = None, blocksizes: tuple[int, ...] = ()
-) -> bytes:
+def unixfs(kind: int, data: bytes = b"", filesize: int | None = None, blocksizes: tuple[int, ...] = ()) -> bytes:
     out = pb_varint(1, kind)
     if data:
         out += pb_bytes(2, data)
@@ -83,9 +81,7 @@ def raw_file(data: bytes) -> Dag:
     return Dag(cid, {bytes(cid): data})
 
 
-def unixfs_file(
-    data: bytes, chunk: int = 1024, fanout: int = 4, version: int = 1, raw_leaves: bool = True
-) -> Dag:
+def unixfs_file(data: bytes, chunk: int = 1024, fanout: int = 4, version: int = 1, raw_leaves: bool = True) -> Dag:
     """A balanced UnixFS file of `chunk`-byte leaves under dag-pb nodes of at most `fanout` links.
 
     `raw_leaves=False` builds leaves the way CIDv0 `ipfs add` does: dag-pb UnixFS File nodes.

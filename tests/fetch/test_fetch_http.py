@@ -44,9 +44,7 @@ async def test_http_digest_mismatch_is_final(start_gateway):
 
 async def test_http_retries_server_errors_but_not_404(start_gateway):
     server = await start_gateway({b"in.bin": PAYLOAD}, fail_first=2)
-    assert await fetch_input(
-        f"{server.url}/file/in.bin", expected_digest=None, config=config(attempts=3)
-    ) == (PAYLOAD)
+    assert await fetch_input(f"{server.url}/file/in.bin", expected_digest=None, config=config(attempts=3)) == (PAYLOAD)
     assert len(server.requests) == 3
     with pytest.raises(GatewayError, match="404") as info:
         await fetch_input(f"{server.url}/file/absent", expected_digest=None, config=config(attempts=3))
@@ -60,9 +58,7 @@ async def test_http_cap_and_timeout(start_gateway):
         await fetch_input(f"{server.url}/file/in.bin", expected_digest=None, config=config(max_bytes=100))
     hung = await start_gateway({b"in.bin": PAYLOAD}, "hang")
     with pytest.raises(Timeout):
-        await fetch_input(
-            f"{hung.url}/file/in.bin", expected_digest=None, config=config(gateway_timeout_s=0.2)
-        )
+        await fetch_input(f"{hung.url}/file/in.bin", expected_digest=None, config=config(gateway_timeout_s=0.2))
 
 
 async def test_http_origin_breaker_opens(start_gateway, clock):

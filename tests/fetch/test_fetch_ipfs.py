@@ -26,9 +26,7 @@ async def test_raw_block_is_fetched_with_the_trustless_block_request(start_gatew
     data = os.urandom(3000)
     dag = raw_file(data)
     gateway = await start_gateway(dag.blocks)
-    got = await fetch_input(
-        f"ipfs://{dag.root}", expected_digest=hashlib.sha256(data).digest(), config=config(gateway)
-    )
+    got = await fetch_input(f"ipfs://{dag.root}", expected_digest=hashlib.sha256(data).digest(), config=config(gateway))
     assert got == data
     assert gateway.requests == [(str(dag.root), "raw", "application/vnd.ipld.raw")]
 
@@ -37,18 +35,14 @@ async def test_raw_block_is_fetched_with_the_trustless_block_request(start_gatew
 async def test_single_block_unixfs_file(start_gateway, version):
     dag = unixfs_file(b"hello world\n", version=version)
     gateway = await start_gateway(dag.blocks)
-    assert await fetch_input(f"ipfs://{dag.root}", expected_digest=None, config=config(gateway)) == (
-        b"hello world\n"
-    )
+    assert await fetch_input(f"ipfs://{dag.root}", expected_digest=None, config=config(gateway)) == (b"hello world\n")
 
 
 async def test_multi_block_file_is_assembled_from_verified_raw_blocks(start_gateway):
     data = os.urandom(40_000)
     dag = unixfs_file(data, chunk=1000, fanout=4)  # 40 leaves, three levels of dag-pb nodes
     gateway = await start_gateway(dag.blocks)
-    got = await fetch_input(
-        f"ipfs://{dag.root}", expected_digest=hashlib.sha256(data).digest(), config=config(gateway)
-    )
+    got = await fetch_input(f"ipfs://{dag.root}", expected_digest=hashlib.sha256(data).digest(), config=config(gateway))
     assert got == data
     assert len(gateway.requests) == len(dag.blocks)
     assert all(fmt == "raw" for _, fmt, _ in gateway.requests)

@@ -15,18 +15,14 @@ async def test_announced_oversized_block_is_refused(start_gateway):
     dag = raw_file(os.urandom(200_000))
     gateway = await start_gateway(dag.blocks)
     with pytest.raises(TooLarge, match="announces 200000 bytes"):
-        await fetch_input(
-            f"ipfs://{dag.root}", expected_digest=None, config=config(gateway, max_bytes=100_000)
-        )
+        await fetch_input(f"ipfs://{dag.root}", expected_digest=None, config=config(gateway, max_bytes=100_000))
 
 
 async def test_endless_body_is_cut_at_the_cap(start_gateway):
     dag = raw_file(b"small")
     gateway = await start_gateway(dag.blocks, "oversized")
     with pytest.raises(TooLarge, match="aborted") as info:
-        await fetch_input(
-            f"ipfs://{dag.root}", expected_digest=None, config=config(gateway, max_bytes=300_000)
-        )
+        await fetch_input(f"ipfs://{dag.root}", expected_digest=None, config=config(gateway, max_bytes=300_000))
     assert not info.value.retryable
 
 
@@ -34,9 +30,7 @@ async def test_declared_file_size_over_the_cap_fetches_no_leaves(start_gateway):
     dag = unixfs_file(os.urandom(50_000), chunk=10_000, fanout=8)
     gateway = await start_gateway(dag.blocks)
     with pytest.raises(TooLarge, match="declares 50000 bytes"):
-        await fetch_input(
-            f"ipfs://{dag.root}", expected_digest=None, config=config(gateway, max_bytes=40_000)
-        )
+        await fetch_input(f"ipfs://{dag.root}", expected_digest=None, config=config(gateway, max_bytes=40_000))
     assert [cid for cid, _, _ in gateway.requests] == [str(dag.root)]
 
 
@@ -51,9 +45,7 @@ async def test_hanging_gateway_times_out(start_gateway):
     dag = raw_file(b"input")
     gateway = await start_gateway(dag.blocks, "hang")
     with pytest.raises(Timeout, match=r"within 0\.3 s") as info:
-        await fetch_input(
-            f"ipfs://{dag.root}", expected_digest=None, config=config(gateway, gateway_timeout_s=0.3)
-        )
+        await fetch_input(f"ipfs://{dag.root}", expected_digest=None, config=config(gateway, gateway_timeout_s=0.3))
     assert info.value.retryable
 
 

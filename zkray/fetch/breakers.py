@@ -75,13 +75,12 @@ def counts_against(err: FetchError) -> bool:
     return not (isinstance(err, GatewayError) and err.status in (404, 410))
 
 
-async def guarded(breaker: Breaker, clock: Callable[[], float], op: Callable[[], Awaitable[T]]) -> T:
-    """Run one already-allowed call and record its outcome on `breaker`.
+async def guarded(breaker: Breaker, clock: Callable[[], float], op: Callable[[], Awaitable[T]], *, probe: bool) -> T:
+    """Run one call that `breaker` allowed (`probe`: it was allowed as a half-open probe); record it.
 
     A call cancelled because it lost a race records nothing, except a half-open probe: a probe that
     never reports would hold its slot forever, so a cancelled probe counts as a failure.
     """
-    probe = is_probe(breaker)
     try:
         result = await op()
     except FetchError as err:

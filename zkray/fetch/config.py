@@ -21,9 +21,7 @@ class FetchConfig(BaseModel):
     gateways: tuple[str, ...] = Field(
         DEFAULT_GATEWAYS, description="Trustless gateway base URLs, raced for every block."
     )
-    max_bytes: int = Field(
-        100 * MiB, gt=0, description="Cap on the assembled input; streamed, abort past it."
-    )
+    max_bytes: int = Field(100 * MiB, gt=0, description="Cap on the assembled input; streamed, abort past it.")
     max_node_bytes: int = Field(
         4 * MiB, gt=0, description="Cap on one dag-pb node (directories, file roots); leaves use max_bytes."
     )

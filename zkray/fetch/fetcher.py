@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from multiformats import CID
 
-from zkray.fetch.breakers import BreakerRegistry, LocalBreakers, guarded
+from zkray.fetch.breakers import BreakerRegistry, LocalBreakers, guarded, is_probe
 from zkray.fetch.cids import parse_ipfs_url
 from zkray.fetch.config import FetchConfig
 from zkray.fetch.errors import BadUrl, CircuitOpen, FetchError, InputDigestMismatch, Timeout
@@ -83,9 +83,7 @@ class InputFetcher:
     async def fetch(self, url: str, *, expected_digest: bytes | None) -> bytes:
         """The verified input at `url`; raises a `FetchError` subclass, never returns unchecked bytes."""
         if expected_digest is not None and len(expected_digest) != DIGEST_BYTES:
-            raise ValueError(
-                f"expected_digest must be the 32-byte SHA-256 of the input, got {len(expected_digest)}"
-            )
+            raise ValueError(f"expected_digest must be the 32-byte SHA-256 of the input, got {len(expected_digest)}")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.deadline_s
         try:
@@ -97,9 +95,7 @@ class InputFetcher:
                 else:
                     raise BadUrl(f"{url!r}: inputUrl must be ipfs://CID[/path] or an http(s):// URL")
         except TimeoutError as exc:
-            raise Timeout(
-                f"fetching {url} passed the overall deadline of {self.config.deadline_s:g} s"
-            ) from exc
+            raise Timeout(f"fetching {url} passed the overall deadline of {self.config.deadline_s:g} s") from exc
         if expected_digest is not None:
             actual = await asyncio.to_thread(input_digest, data)  # ~1 s for 100 MiB: not on the loop
             if not hmac.compare_digest(actual, expected_digest):
@@ -138,7 +134,8 @@ class InputFetcher:
             return await guarded(
                 breaker,
                 self._clock,
-                lambda: get_bounded(
+                probe=is_probe(breaker),
+                op=lambda: get_bounded(
                     self._http(),
                     url,
                     limit=self.config.max_bytes,

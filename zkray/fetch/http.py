@@ -80,9 +80,7 @@ async def get_bounded(
                         err.retryable = False
                         raise err
                 if resp.content_length is not None and resp.content_length > limit:
-                    raise too_large(
-                        f"GET {url} announces {resp.content_length} bytes, over the cap of {limit}"
-                    )
+                    raise too_large(f"GET {url} announces {resp.content_length} bytes, over the cap of {limit}")
                 body = bytearray()
                 async for chunk in resp.content.iter_chunked(_CHUNK):
                     body += chunk

@@ -76,8 +76,9 @@ class GatewayRace:
                 breaker = self._breakers[gateway_breaker_name(gateway)]
                 if not breaker.allow(self._clock()):
                     continue
-                attempt = self._attempt(gateway, breaker, cid, limit, too_large)
-                pending[asyncio.create_task(attempt)] = (gateway, is_probe(breaker))
+                probe = is_probe(breaker)
+                attempt = self._attempt(gateway, breaker, probe, cid, limit, too_large)
+                pending[asyncio.create_task(attempt)] = (gateway, probe)
                 return True
             return False
 
@@ -113,7 +114,7 @@ class GatewayRace:
             await self._release(pending)
 
     async def _attempt(
-        self, gateway: str, breaker: Breaker, cid: CID, limit: int, too_large: type[FetchError]
+        self, gateway: str, breaker: Breaker, probe: bool, cid: CID, limit: int, too_large: type[FetchError]
     ) -> bytes:
         async def fetch_and_verify() -> bytes:
             block = await get_bounded(
@@ -131,7 +132,7 @@ class GatewayRace:
                 verify_block(cid, block)
             return block
 
-        return await guarded(breaker, self._clock, fetch_and_verify)
+        return await guarded(breaker, self._clock, fetch_and_verify, probe=probe)
 
     async def _release(self, pending: dict[asyncio.Task[bytes], tuple[str, bool]]) -> None:
         """Cancel the losers and wait for them; let half-open probes run on in the background."""

@@ -114,14 +114,10 @@ class UnixFsReader:
             raise ContentMismatch(f"node {cid} holds {total} bytes, its parent says {expected}")
         if total > self._remaining():
             raise TooLarge(
-                f"input declares {total} bytes, over max_bytes={self._config.max_bytes}; "
-                "raise it if it is legitimate"
+                f"input declares {total} bytes, over max_bytes={self._config.max_bytes}; raise it if it is legitimate"
             )
         self._consume(len(fs.data))
-        children = [
-            self._file(link.cid, size, depth + 1)
-            for link, size in zip(node.links, fs.blocksizes, strict=True)
-        ]
+        children = [self._file(link.cid, size, depth + 1) for link, size in zip(node.links, fs.blocksizes, strict=True)]
         pieces = await _gather_or_cancel(children)
         return [fs.data, *(piece for child in pieces for piece in child)]
 
