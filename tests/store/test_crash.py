@@ -21,9 +21,7 @@ COMMITS_BEFORE_KILL = 120
 def run_writer_until_killed(path: Path) -> dict[str, str]:
     """The last status the child reported as committed for each job."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    child = subprocess.Popen(
-        [sys.executable, str(WRITER), str(path)], stdout=subprocess.PIPE, text=True, env=env
-    )
+    child = subprocess.Popen([sys.executable, str(WRITER), str(path)], stdout=subprocess.PIPE, text=True, env=env)
     reported: dict[str, str] = {}
     deadline = time.monotonic() + 120  # bound the test, whatever the machine's speed
     try:

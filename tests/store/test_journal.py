@@ -88,9 +88,7 @@ def test_fields_set_with_a_transition_and_without(journal: JobJournal) -> None:
     add(journal, "j1")
     walk(journal, "j1", S.QUEUED, S.FETCHING, S.PREFLIGHT)
     journal.update("j1", cycles=1_000_000, payload={"elf_cached": True})
-    job = journal.transition(
-        "j1", S.CLAIMING, claim_deadline=600.0, bump_attempts=True, payload={"gas": 21000}
-    )
+    job = journal.transition("j1", S.CLAIMING, claim_deadline=600.0, bump_attempts=True, payload={"gas": 21000})
     assert (job.cycles, job.claim_deadline, job.attempts) == (1_000_000, 600.0, 1)
     assert job.payload == {"elf_cached": True, "gas": 21000}
     failed = journal.transition("j1", S.FAILED, error="claim reverted: AlreadyClaimed")
@@ -169,9 +167,7 @@ def test_stuck_and_overdue_jobs(journal: JobJournal) -> None:
 def test_an_injected_clock_stamps_changes(tmp_path: Path) -> None:
     ticks = iter([100.0, 200.0])
     with JobJournal(tmp_path / "j.sqlite3", clock=lambda: next(ticks)) as journal:
-        journal.add_job(
-            "j1", source="api", image_id="i", input_url="u", input_digest="d", tip_wei=1, expires_at=9e9
-        )
+        journal.add_job("j1", source="api", image_id="i", input_url="u", input_digest="d", tip_wei=1, expires_at=9e9)
         journal.transition("j1", S.QUEUED)
         job = journal.get("j1")
     assert (job.created_at, job.updated_at) == (100.0, 200.0)

@@ -68,9 +68,7 @@ def frame_codec(frame: bytes) -> Codec:
     try:
         return Codec(frame[0])
     except ValueError:
-        raise CompressionError(
-            f"unknown codec byte {frame[0]:#04x}; the frame was not written by zkray"
-        ) from None
+        raise CompressionError(f"unknown codec byte {frame[0]:#04x}; the frame was not written by zkray") from None
 
 
 def decompress(frame: bytes, max_size: int = MAX_SIZE) -> bytes:

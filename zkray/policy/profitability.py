@@ -42,9 +42,7 @@ def check_profit(
     ok = margin >= min_margin
     cost = gas_price_wei * (claim_gas + submit_gas)
     word = "meets" if ok else "is below"
-    return Verdict(
-        ok, margin, f"margin {margin:.1%} {word} {min_margin:.0%} (payout {payout_wei} wei, gas {cost} wei)"
-    )
+    return Verdict(ok, margin, f"margin {margin:.1%} {word} {min_margin:.0%} (payout {payout_wei} wei, gas {cost} wei)")
 
 
 def expected_payout(tip_wei: int, requested_at: float, now: float, eta_s: float, fee_bps: int = 250) -> int:
@@ -71,9 +69,7 @@ class ProvingSpeed:
         return ProvingSpeed(blended, self.samples + 1, self.alpha)
 
 
-def proving_eta(
-    cycles: int, speed: ProvingSpeed, safety_factor: float = 2.0, overhead_s: float = 30.0
-) -> float:
+def proving_eta(cycles: int, speed: ProvingSpeed, safety_factor: float = 2.0, overhead_s: float = 30.0) -> float:
     """Seconds from claim to submission: proving time × safety factor, plus fixed overhead."""
     if speed.cycles_per_s <= 0:
         return float("inf")

@@ -132,9 +132,7 @@ class Retrier:
         if kind is ErrorKind.PERMANENT:
             return RetryDecision(False, kind, self.attempts, now, f"permanent error: {error}")
         if self.attempts >= self.policy.max_attempts:
-            return RetryDecision(
-                False, kind, self.attempts, now, f"gave up after {self.attempts} attempts: {error}"
-            )
+            return RetryDecision(False, kind, self.attempts, now, f"gave up after {self.attempts} attempts: {error}")
         wait = self.policy.delay(self.attempts, self.rng, kind)
         hint = getattr(error, "retry_after_s", None)
         if isinstance(hint, int | float) and hint > wait:

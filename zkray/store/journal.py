@@ -44,9 +44,7 @@ _RECOVERY_ORDER = [
 class JobJournal:
     """One SQLite file (WAL) holding the node's jobs; safe to share between threads."""
 
-    def __init__(
-        self, path: str | Path, *, clock: Callable[[], float] = time.time, timeout_s: float = 30.0
-    ) -> None:
+    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time, timeout_s: float = 30.0) -> None:
         self.path = Path(path)
         self._clock = clock
         self._timeout_s = timeout_s
@@ -245,8 +243,7 @@ class JobJournal:
         rows = (
             self._conn()
             .execute(
-                f"SELECT {JOB_COLUMNS} FROM jobs WHERE status IN ({marks}) AND updated_at < ? "
-                "ORDER BY updated_at, id",
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE status IN ({marks}) AND updated_at < ? ORDER BY updated_at, id",
                 (*values, cutoff),
             )
             .fetchall()
@@ -327,15 +324,11 @@ class JobJournal:
 
     def unsubmitted_proofs(self) -> list[JobRecord]:
         """Jobs whose proof is stored but not yet accepted on-chain: submit these, never prove them again."""
-        rows = (
-            self._conn()
-            .execute(
-                f"SELECT {', '.join('j.' + c.strip() for c in JOB_COLUMNS.split(','))} FROM jobs j "
-                "JOIN proofs p ON p.job_id = j.id WHERE j.status IN (?, ?) ORDER BY j.expires_at, j.id",
-                (JobStatus.PROVED.value, JobStatus.SUBMITTING.value),
-            )
-            .fetchall()
+        sql = (
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE status IN (?, ?) "
+            "AND id IN (SELECT job_id FROM proofs) ORDER BY expires_at, id"
         )
+        rows = self._conn().execute(sql, (JobStatus.PROVED.value, JobStatus.SUBMITTING.value)).fetchall()
         return [JobRecord.from_row(r) for r in rows]
 
     # ---- internals ---------------------------------------------------------------------------------
