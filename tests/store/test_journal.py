@@ -113,6 +113,19 @@ def test_a_proof_is_stored_with_the_proved_status_or_not_at_all(journal: JobJour
     assert journal.get_proof("j1") == b"receipt"  # kept after completion
 
 
+def test_a_failed_transition_changes_nothing(journal: JobJournal) -> None:
+    add(journal, "j1")
+    walk(journal, "j1", S.QUEUED, S.FETCHING, S.PREFLIGHT, S.CLAIMING, S.CLAIMED, S.PROVING)
+    journal.put_proof("j1", b"first")
+    events_before = journal.events("j1")
+    with pytest.raises(ProofConflict):
+        journal.transition("j1", S.PROVED, proof=b"second", cycles=5)
+    job = journal.get("j1")
+    assert job.status is S.PROVING and job.cycles is None
+    assert journal.events("j1") == events_before
+    assert journal.transition("j1", S.PROVED, proof=b"first").status is S.PROVED  # the connection is usable
+
+
 def test_a_tampered_proof_is_refused_on_read(journal: JobJournal) -> None:
     add(journal, "j1")
     journal.put_proof("j1", b"receipt")
