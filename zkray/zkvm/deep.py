@@ -12,6 +12,8 @@ at each queried point from the opened rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numba
 import numpy as np
 
@@ -74,11 +76,11 @@ def sums_at(values_z: np.ndarray, values_zg: np.ndarray, coeffs: np.ndarray) -> 
 
 
 def deep_values(sums: np.ndarray, xs: np.ndarray, z: np.ndarray, zg: np.ndarray, s1_z: np.ndarray,
-                s2_zg: np.ndarray) -> np.ndarray:
+                s2_zg: np.ndarray, batch_inv: Callable[[np.ndarray], np.ndarray] = E.batch_inv) -> np.ndarray:
     """DEEP(x) for points xs (c,) given [S1 | S2] at those points (c, 8)."""
     x_ext = E.from_base(xs)
-    inv_z = E.batch_inv(np.ascontiguousarray(F.sub(x_ext, z)))
-    inv_zg = E.batch_inv(np.ascontiguousarray(F.sub(x_ext, zg)))
+    inv_z = batch_inv(np.ascontiguousarray(F.sub(x_ext, z)))
+    inv_zg = batch_inv(np.ascontiguousarray(F.sub(x_ext, zg)))
     a = E.mul(F.sub(sums[:, :4], s1_z), inv_z)
     b = E.mul(F.sub(sums[:, 4:], s2_zg), inv_zg)
     return F.add(a, b)

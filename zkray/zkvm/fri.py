@@ -10,6 +10,7 @@ bound reaches 2^final the prover sends the polynomial itself, which the verifier
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from zkray.zkvm import merkle, ntt
 from zkray.zkvm.errors import VerificationError
 from zkray.zkvm.merkle import MerkleTree
 from zkray.zkvm.transcript import Transcript
+
+if TYPE_CHECKING:
+    from zkray.zkvm.backend import ArrayBackend
 
 
 def fold(values: np.ndarray, x_inv: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -55,14 +59,15 @@ class FriCommitment:
 
 
 def commit_phase(
-    evals: np.ndarray, shift: int, schedule: list[int], final_len: int, transcript: Transcript
+    evals: np.ndarray, shift: int, schedule: list[int], final_len: int, transcript: Transcript,
+    backend: ArrayBackend | None = None,
 ) -> FriCommitment:
     """Commit every layer and send the final polynomial; draws one folding challenge per layer."""
     trees: list[MerkleTree] = []
     cur, cur_shift = evals, shift
     for i, a in enumerate(schedule):
         k, m = 1 << a, cur.shape[0]
-        tree = merkle.commit(layer_rows(cur, k))
+        tree = merkle.commit(layer_rows(cur, k), backend)
         trees.append(tree)
         transcript.absorb(b"fri root %d" % i, tree.root)
         beta = transcript.challenge_ext(b"fri fold %d" % i)
@@ -72,7 +77,8 @@ def commit_phase(
         cur = fold(cur.reshape(k, m // k, 4), x_inv, beta)
         cur_shift = pow(cur_shift, k, F.P)
     # Final polynomial: coefficients of each coordinate from the last coset.
-    coeffs = ntt.coset_intt(np.ascontiguousarray(cur.T), cur_shift)  # (4, m_final)
+    intt = backend.coset_intt if backend is not None else ntt.coset_intt
+    coeffs = intt(np.ascontiguousarray(cur.T), cur_shift)  # (4, m_final)
     final = np.ascontiguousarray(coeffs[:, :final_len].T)
     transcript.absorb_field(b"fri final", final)
     return FriCommitment(trees, final)

@@ -10,11 +10,17 @@ malformed, not merely wrong.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from zkray.zkvm import blake2s
 from zkray.zkvm.errors import VerificationError
+
+
+class HashBackend(Protocol):
+    def hash_leaves(self, rows: np.ndarray) -> np.ndarray: ...
+    def hash_nodes(self, children: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -47,14 +53,15 @@ class MerkleTree:
         return rows, siblings
 
 
-def commit(rows: np.ndarray) -> MerkleTree:
+def commit(rows: np.ndarray, backend: HashBackend | None = None) -> MerkleTree:
     """Commit to an (n, w) matrix, n a power of two."""
     n = rows.shape[0]
     if n == 0 or n & (n - 1):
         raise ValueError(f"a Merkle tree needs a power-of-two number of leaves, got {n}")
-    levels = [blake2s.hash_leaves(rows)]
+    hasher = backend if backend is not None else blake2s
+    levels = [hasher.hash_leaves(rows)]
     while levels[-1].shape[0] > 1:
-        levels.append(blake2s.hash_nodes(levels[-1]))
+        levels.append(hasher.hash_nodes(levels[-1]))
     return MerkleTree(rows=rows, levels=tuple(levels))
 
 

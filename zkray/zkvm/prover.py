@@ -23,6 +23,7 @@ import numpy as np
 from zkray.zkvm import deep, fri, merkle, ntt
 from zkray.zkvm import field as F
 from zkray.zkvm.air import Air, DebugBuilder, Val
+from zkray.zkvm.backend import ArrayBackend, default_backend
 from zkray.zkvm.composition import LdeBuilder
 from zkray.zkvm.errors import ProofError
 from zkray.zkvm.params import DEFAULT_PARAMS, StarkParams
@@ -75,8 +76,9 @@ def _ext_columns(base_cols: np.ndarray) -> list[Val]:
 
 
 def prove(air: Air, main: np.ndarray, public: Sequence[int], params: StarkParams = DEFAULT_PARAMS, *,
-          check: bool = True, stats: ProverStats | None = None) -> StarkProof:
+          check: bool = True, stats: ProverStats | None = None, backend: ArrayBackend | None = None) -> StarkProof:
     params.validate()
+    bk = backend if backend is not None else default_backend()
     stats = stats if stats is not None else ProverStats()
     t0 = time.perf_counter()
     main = np.ascontiguousarray(main, dtype=np.uint32)
@@ -97,10 +99,10 @@ def prove(air: Air, main: np.ndarray, public: Sequence[int], params: StarkParams
     tr = start_transcript(air, params, log_n, public)
 
     # 1. main trace, challenges, auxiliary trace
-    main_coeffs = ntt.intt(main)
-    main_lde = ntt.coset_ntt(main_coeffs, SHIFT, m)
+    main_coeffs = bk.intt(main)
+    main_lde = bk.coset_ntt(main_coeffs, SHIFT, m)
     t0 = stats.add("lde", t0)
-    main_tree = merkle.commit(main_lde.T)
+    main_tree = merkle.commit(main_lde.T, bk)
     tr.absorb(b"main root", main_tree.root)
     t0 = stats.add("commit", t0)
     challenges = [tr.challenge_ext(b"aux challenge %d" % i) for i in range(air.num_challenges)]
@@ -111,10 +113,10 @@ def prove(air: Air, main: np.ndarray, public: Sequence[int], params: StarkParams
             check_trace(air, main, aux, challenges, public)
         aux_base = np.ascontiguousarray(aux.transpose(0, 2, 1).reshape(4 * air.aux_width, n))
         t0 = stats.add("aux", t0)
-        aux_coeffs = ntt.intt(aux_base)
-        aux_lde = ntt.coset_ntt(aux_coeffs, SHIFT, m)
+        aux_coeffs = bk.intt(aux_base)
+        aux_lde = bk.coset_ntt(aux_coeffs, SHIFT, m)
         t0 = stats.add("lde", t0)
-        aux_tree = merkle.commit(aux_lde.T)
+        aux_tree = merkle.commit(aux_lde.T, bk)
         tr.absorb(b"aux root", aux_tree.root)
         t0 = stats.add("commit", t0)
 
@@ -133,13 +135,13 @@ def prove(air: Air, main: np.ndarray, public: Sequence[int], params: StarkParams
     q = builder.quotient(xs)
     t0 = stats.add("constraints", t0)
     chunks = quotient_chunks(air)
-    q_coeffs = ntt.coset_intt(np.ascontiguousarray(q.T), SHIFT)  # (4, m)
+    q_coeffs = bk.coset_intt(np.ascontiguousarray(q.T), SHIFT)  # (4, m)
     if check and q_coeffs[:, chunks * n :].any():
         raise ProofError(f"{air.name}: the constraints have a higher degree than max_degree = {air.max_degree} "
                          "declares (boundary constraints must be of degree < max_degree)")
     quot_coeffs = np.concatenate([q_coeffs[:, k * n : (k + 1) * n] for k in range(chunks)], axis=0)
-    quot_lde = ntt.coset_ntt(quot_coeffs, SHIFT, m)
-    quot_tree = merkle.commit(quot_lde.T)
+    quot_lde = bk.coset_ntt(quot_coeffs, SHIFT, m)
+    quot_tree = merkle.commit(quot_lde.T, bk)
     tr.absorb(b"quotient root", quot_tree.root)
     t0 = stats.add("quotient", t0)
 
@@ -164,14 +166,14 @@ def prove(air: Air, main: np.ndarray, public: Sequence[int], params: StarkParams
     n_all = sum(mat.shape[0] for mat in mats)
     n_shifted = width + (aux_lde.shape[0] if aux_lde is not None else 0)
     coeffs = deep.coefficients(gamma, n_all, n_shifted)
-    sums = deep.combine_columns(mats, coeffs, m)
+    sums = bk.combine_columns(mats, coeffs, m)
     s1_z, s2_zg = deep.sums_at(np.concatenate([main_z, aux_z, quot_z]), np.concatenate([main_zg, aux_zg]),
                                coeffs)
-    deep_evals = deep.deep_values(sums, xs, z, zg, s1_z, s2_zg)
+    deep_evals = deep.deep_values(sums, xs, z, zg, s1_z, s2_zg, bk.ext_batch_inv)
     t0 = stats.add("deep", t0)
     schedule = fri_schedule(log_n, params)
     final_len = 1 << (log_n - sum(schedule))
-    fri_commit = fri.commit_phase(deep_evals, SHIFT, schedule, final_len, tr)
+    fri_commit = fri.commit_phase(deep_evals, SHIFT, schedule, final_len, tr, bk)
     t0 = stats.add("fri", t0)
 
     # 5. grinding and queries

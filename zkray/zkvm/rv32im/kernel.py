@@ -40,9 +40,9 @@ from zkray.zkvm.rv32im.trace import (
 )
 
 # Machine state vector (int64) shared with the driver.
-STATE_SIZE = 8
+STATE_SIZE = 9
 (ST_PC, ST_CYCLE, ST_INPUT_POS, ST_JOURNAL_LEN, ST_EXIT_CODE, ST_NUM_ECALLS, ST_FAULT,
- ST_JOURNAL_LIMIT) = range(STATE_SIZE)
+ ST_JOURNAL_LIMIT, ST_TRACE_ROWS) = range(STATE_SIZE)
 
 # Why the loop returned. Below ERRORS the driver may resume; from ERRORS on, the guest has faulted
 # and ST_PC / ST_CYCLE name the faulting instruction, ST_FAULT carries the detail.
@@ -164,7 +164,7 @@ def run(
     cycle = st[ST_CYCLE]
     status = STOP_CYCLES
     while cycle < stop_cycle:
-        if tracing and cycle >= trace.shape[1]:
+        if tracing and cycle >= st[ST_TRACE_ROWS]:
             status = TRACE_FULL
             break
         if not _in_memory(pc, 4):
@@ -388,15 +388,15 @@ def run(
                 status = ERR_ECALL_NUMBER
                 st[ST_FAULT] = num
                 break
+            k = st[ST_NUM_ECALLS]
             if tracing:
-                k = st[ST_NUM_ECALLS]
                 ecalls[E_CYCLE, k] = cycle
                 ecalls[E_NUMBER, k] = num
                 ecalls[E_A0, k] = a0
                 ecalls[E_A1, k] = a1
                 ecalls[E_A2, k] = a2
                 ecalls[E_RESULT, k] = val
-                st[ST_NUM_ECALLS] = k + 1
+            st[ST_NUM_ECALLS] = k + 1
         else:
             status = ERR_ILLEGAL
             break
