@@ -42,6 +42,12 @@ def li(rd: int, value: int) -> list[int]:
 EXIT = [encode("addi", rd=17, imm=93), encode("ecall")]  # exit(a0)
 
 
+# read(0, DATA, 1) a hundred times, then exit: more ECALLs than the first ECALL-log buffer holds
+ECALL_LOOP = [*li(8, 100), encode("addi", rd=17, imm=63), encode("addi", rd=10, imm=0), *li(11, DATA),
+              encode("addi", rd=12, imm=1), encode("ecall"), encode("addi", rd=8, rs1=8, imm=-1),
+              encode("bne", rs1=8, rs2=0, imm=-28), *EXIT]
+
+
 def elf(words: list[int], data: bytes = bytes(4096)) -> bytes:
     code = b"".join(w.to_bytes(4, "little") for w in words)
     return write_elf(CODE, [(CODE, code, PF_R | PF_X), (DATA, data, PF_R | PF_W)])
@@ -192,11 +198,8 @@ def test_trace_grows_and_matches_preflight() -> None:
     assert np.array_equal(tr.next_pc[:-1], tr.pc[1:])
 
 
-def test_ecall_log_grows_and_records_every_ecall() -> None:
-    loop = [*li(8, 100), encode("addi", rd=17, imm=63), encode("addi", rd=10, imm=0), *li(11, DATA),
-            encode("addi", rd=12, imm=1), encode("ecall"), encode("addi", rd=8, rs1=8, imm=-1),
-            encode("bne", rs1=8, rs2=0, imm=-28), *EXIT]
-    s = execute(elf(loop), bytes(range(60)))
+def test_ecall_log_records_every_ecall() -> None:
+    s = execute(elf(ECALL_LOOP), bytes(range(60)))
     tr = s.trace
     assert tr is not None and s.input_read == 60
     number, result = tr.ecalls[1], tr.ecalls[5]
@@ -218,3 +221,20 @@ def test_a_loaded_program_runs_like_its_bytes() -> None:
     assert (a.journal, a.cycles, a.image_id) == (b.journal, b.cycles, b.image_id)
     assert a.trace is not None and b.trace is not None
     assert np.array_equal(a.trace.columns, b.trace.columns)
+
+
+def test_buffers_grow_when_not_sized_by_a_preflight() -> None:
+    """The traced run is normally sized by the preflight; the growth path must give the same trace."""
+    from zkray.zkvm.rv32im import executor
+
+    sort = (GUEST / "sort.elf").read_bytes()
+    items = list(range(2000, 0, -1))  # ~300k cycles and an 8 KB journal: past the first buffers
+    cases = [(sort, struct.pack(f"<{len(items)}I", *items)), (elf(ECALL_LOOP), bytes(range(60)))]
+    for program, data in cases:
+        expected = execute(program, data)
+        run = executor._Run(load_elf(program), np.frombuffer(data, np.uint8), 10**8, 1 << 20, tracing=True)
+        run.go()
+        assert expected.trace is not None and run.cycles == expected.cycles
+        assert np.array_equal(run.columns[:, : run.cycles], expected.trace.columns)
+        assert np.array_equal(run.ecalls[:, : expected.trace.ecalls.shape[1]], expected.trace.ecalls)
+        assert run.journal[: len(expected.journal)].tobytes() == expected.journal
