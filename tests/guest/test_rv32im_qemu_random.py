@@ -45,9 +45,8 @@ def test_random_programs_agree_with_qemu_on_every_register_and_byte(tmp_path: Pa
 
         tr = session.trace
         assert tr is not None
-        names = np.array([mnemonic(int(w)) for w in np.unique(tr.insn)])
-        seen.update(str(x) for x in names)
         ops = {int(w): mnemonic(int(w)) for w in np.unique(tr.insn)}
+        seen.update(str(name) for name in ops.values())
         kind = np.array([ops[int(w)] for w in tr.insn])
         divs = np.isin(kind, ["div", "rem"])
         special["div_int_min_by_minus_one"] += int(

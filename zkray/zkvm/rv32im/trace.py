@@ -43,7 +43,7 @@ E_CYCLE, E_NUMBER, E_A0, E_A1, E_A2, E_RESULT = range(NUM_ECALL_COLUMNS)
 class Trace:
     """The columns of one execution; `columns[COL[name]]` or the attribute of the same name."""
 
-    columns: np.ndarray  # uint32, shape (NUM_COLUMNS, cycles)
+    columns: np.ndarray  # uint32, shape (NUM_COLUMNS, cycles); each column contiguous (rows are padded)
     ecalls: np.ndarray  # int64, shape (NUM_ECALL_COLUMNS, number of ECALLs)
 
     def __len__(self) -> int:
