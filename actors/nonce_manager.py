@@ -9,6 +9,7 @@ single attempts.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import ray
@@ -26,11 +27,16 @@ class NonceManager:
         self._key = private_key
         self._options = options
         self._tx: TxManager | None = None
+        self._starting: asyncio.Lock | None = None
 
     async def _manager(self) -> TxManager:
+        # Hundreds of calls can arrive before the first start() finishes: exactly one may create it.
         if self._tx is None:
-            w3 = AsyncWeb3(AsyncHTTPProvider(self._rpc_url, request_kwargs={"timeout": 30}))
-            self._tx = await TxManager(w3, self._key, **self._options).start()
+            self._starting = self._starting or asyncio.Lock()
+            async with self._starting:
+                if self._tx is None:
+                    w3 = AsyncWeb3(AsyncHTTPProvider(self._rpc_url, request_kwargs={"timeout": 30}))
+                    self._tx = await TxManager(w3, self._key, **self._options).start()
         return self._tx
 
     async def address(self) -> str:
