@@ -9,6 +9,7 @@ Two comparisons:
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import subprocess
@@ -46,11 +47,18 @@ def run_qemu(elf: bytes, stdin: bytes, workdir: Path, *, log: bool = False) -> t
     inp.write_bytes(stdin)
     args = [qemu]
     if log:
-        args += ["-singlestep", "-d", "cpu,nochain", "-D", str(log_path)]
+        args += [_one_insn_per_tb_flag(qemu), "-d", "cpu,nochain", "-D", str(log_path)]
     with inp.open("rb") as f:
         done = subprocess.run([*args, str(exe)], stdin=f, capture_output=True, timeout=QEMU_TIMEOUT_S,
                               check=False)
     return done.stdout, done.returncode, log_path.read_bytes() if log else b""
+
+
+@functools.cache
+def _one_insn_per_tb_flag(qemu: str) -> str:
+    """QEMU 8.1 renamed `-singlestep` (one instruction per translation block) to `-one-insn-per-tb`."""
+    usage = subprocess.run([qemu, "-h"], capture_output=True, text=True, timeout=30, check=False).stdout
+    return "-one-insn-per-tb" if "-one-insn-per-tb" in usage else "-singlestep"
 
 
 def qemu_states(log: bytes) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,7 @@ DEFAULT_JOURNAL_LIMIT = 1 << 24  # 16 MiB: journals are public outputs, meant to
 _FIRST_TRACE_ROWS = 1 << 14
 _FIRST_JOURNAL_BYTES = 1 << 10
 _FIRST_ECALL_ROWS = 64
+_MAX_RESUMES = 256  # each resume doubles a buffer, so a finished run needs a few dozen at most
 
 
 def load(elf: bytes | Program, limits: ElfLimits | None = None) -> Program:
@@ -114,7 +115,7 @@ class _Run:
 
     def go(self) -> None:
         st = self.st
-        while True:
+        for _ in range(_MAX_RESUMES):
             status = k.run(self.mem, self.regs, st, self.inp, self.journal, self.columns, self.ecalls,
                            self.cycle_limit, self.tracing)
             if status == k.HALTED:
@@ -135,6 +136,8 @@ class _Run:
                 self.journal = journal
             else:
                 raise _error(status, st, self.mem, self.cycle_limit)
+        raise ExecutionError(f"executor resumed {_MAX_RESUMES} times without finishing (a zkray bug)",
+                             pc=int(st[k.ST_PC]), cycle=self.cycles)
 
 
 def _error(status: int, st: np.ndarray, mem: np.ndarray, cycle_limit: int) -> ExecutionError:

@@ -5,7 +5,7 @@ columns): `tracing` is a run-time flag, and the branch it guards costs less than
 copy would. The loop stops, without retiring the instruction at hand, whenever a caller-owned buffer
 (trace, journal, ECALL log) is full; the Python driver grows the buffer and calls again, so no buffer
 needs to be sized for the worst case up front. All machine state lives in the arrays passed in; the
-trace buffer has `st[ST_TRACE_ROWS]` usable columns-of-rows (its stride may be larger).
+trace buffer holds `st[ST_TRACE_ROWS]` cycles (its row stride may be larger).
 
 Values are held as int64 in [0, 2**32) (unsigned view of a register); `_sx` gives the signed view.
 Semantics follow the RISC-V unprivileged specification (RV32I 2.1, M 2.0); zkray's choices where the
