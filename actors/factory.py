@@ -1,0 +1,49 @@
+"""The one place the node's plain state classes become Ray actors.
+
+Each `start_*` returns a handle to an actor (named when asked, so a restarted driver finds it) that
+runs one method at a time (`max_concurrency=1`), so the classes need no locks. Actors take no CPU slot
+(`num_cpus=0`): they hold state, the prove tasks do the work. A cache actor owns the object-store refs
+it puts (it calls `ray.put` itself), so the bytes outlive the task that fetched them and die with the
+cache, which is why the caches spill to disk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from actors.breakers import CircuitBreakers
+from actors.object_store import RayObjectStore
+from actors.program_cache import ProgramCache
+from actors.proof_cache import ProofCache
+from actors.scheduler import JobScheduler
+
+
+def _actor(cls: type, name: str | None) -> Any:
+    return ray.remote(cls).options(name=name, get_if_exists=name is not None, num_cpus=0, max_concurrency=1)
+
+
+def start_job_scheduler(journal_path: str | Path, *, name: str | None = None, **options: Any) -> Any:
+    """The scheduler over the journal at `journal_path` (options: capacity, weights, degradation)."""
+    return _actor(JobScheduler, name).remote(str(journal_path), **options)
+
+
+def start_circuit_breakers(*, name: str | None = None, **options: Any) -> Any:
+    """The breaker registry (options: failure_threshold, window_s, open_s, half_open_probes, ...)."""
+    return _actor(CircuitBreakers, name).remote(**options)
+
+
+def start_program_cache(
+    capacity: int, directory: str | Path | None = None, *, name: str | None = None, **options: Any
+) -> Any:
+    """The program cache: `capacity` bytes in the object store, spilled under `directory`."""
+    return _actor(ProgramCache, name).remote(capacity, directory, store=RayObjectStore(), **options)
+
+
+def start_proof_cache(
+    directory: str | Path | None, capacity: int, *, name: str | None = None, **options: Any
+) -> Any:
+    """The proof cache: receipts written through to `directory`, `capacity` bytes in the object store."""
+    return _actor(ProofCache, name).remote(directory, capacity, store=RayObjectStore(), **options)
