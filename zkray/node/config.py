@@ -1,0 +1,59 @@
+"""The node's settings for proving and caches; defaults documented beside each field.
+
+The node's top-level settings model (file, environment, flags) embeds these; the actors take plain
+arguments, so they never depend on this module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from zkray.policy.degradation import ProverBackend
+from zkray.policy.retry import RetryPolicy
+
+MiB = 1024 * 1024
+
+
+class ProvingConfig(BaseModel):
+    """How proofs are scheduled on the Ray cluster."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    backends: tuple[ProverBackend, ...] = Field(
+        (ProverBackend.REMOTE, ProverBackend.GPU, ProverBackend.CPU),
+        description="Backends this node may use; the fallback order is always remote → GPU → CPU.",
+    )
+    use_gpu: bool = Field(True, description="Use GPU nodes when the cluster has them (False: CPU tasks only).")
+    cpus_per_task: float = Field(1.0, gt=0, description="CPU slots one CPU prove task takes.")
+    gpus_per_task: float = Field(1.0, gt=0, description="GPUs one GPU prove task takes (fractions share a GPU).")
+    cpus_per_gpu_task: float = Field(1.0, ge=0, description="CPU slots a GPU prove task takes beside its GPU.")
+    remote_cpus_per_task: float = Field(0.0, ge=0, description="CPU slots a remote-prover call takes (it waits).")
+    max_concurrent: int = Field(8, ge=1, description="Prove tasks in flight at once, all backends together.")
+    task_timeout_s: float = Field(
+        600.0, gt=0, description="An attempt still running after this long is hung: killed and retried."
+    )
+    max_attempts: int = Field(3, ge=1, le=20, description="Attempts per job (the brief's retry default).")
+    retry_initial_s: float = Field(0.1, ge=0, description="First retry delay; doubles each attempt.")
+    retry_max_s: float = Field(30.0, ge=0, description="Largest retry delay.")
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_attempts=self.max_attempts,
+            initial_delay_s=self.retry_initial_s,
+            max_delay_s=max(self.retry_max_s, self.retry_initial_s),
+        )
+
+
+class CacheConfig(BaseModel):
+    """Sizes and the disk directory of the program and proof caches."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    directory: Path | None = Field(None, description="Disk tier root (programs/, proofs/); None: memory only.")
+    program_bytes: int = Field(512 * MiB, gt=0, description="Programs kept in the object store.")
+    program_disk_bytes: int = Field(4096 * MiB, gt=0, description="Programs kept on disk.")
+    proof_bytes: int = Field(256 * MiB, gt=0, description="Receipts kept in the object store.")
+    proof_disk_bytes: int = Field(2048 * MiB, gt=0, description="Receipts kept on disk.")
+    proof_ttl_s: float = Field(24 * 3600.0, gt=0, description="A cached receipt answers repeat jobs this long.")

@@ -1,0 +1,36 @@
+"""Proving on Ray: prove tasks with GPU annotations where the cluster has GPUs, the remote → GPU → CPU
+fallback chain, hung-task timeouts and retries. `ProvingPool(RayRuntime(), config)` is the entry point.
+"""
+
+from zkray.node.proving.errors import (
+    NoCapableNode,
+    ProveFailed,
+    ProveTaskCrashed,
+    ProveTimeout,
+    ProvingError,
+    UnknownProgramKind,
+)
+from zkray.node.proving.placement import TaskShape, choose_backend, runnable_backends, shape_for
+from zkray.node.proving.pool import BREAKER_OF, ProveOutcome, ProvingPool
+from zkray.node.proving.request import PROVERS, Fault, ProveRequest, RemoteProver, run_prove
+
+__all__ = [
+    "BREAKER_OF",
+    "PROVERS",
+    "Fault",
+    "NoCapableNode",
+    "ProveFailed",
+    "ProveOutcome",
+    "ProveRequest",
+    "ProveTaskCrashed",
+    "ProveTimeout",
+    "ProvingError",
+    "ProvingPool",
+    "RemoteProver",
+    "TaskShape",
+    "UnknownProgramKind",
+    "choose_backend",
+    "run_prove",
+    "runnable_backends",
+    "shape_for",
+]

@@ -1,0 +1,315 @@
+"""The proving pool: many jobs' prove tasks in flight on Ray, each watched, killed when hung, retried.
+
+The node calls `submit(request)` and then `poll()` from its loop; `poll` starts attempts that are due,
+waits (bounded) for tasks to finish, kills tasks past their deadline and returns the jobs that are done,
+proved or failed for good. Every job is its own task and its own retry state, so one hung, crashed or
+out-of-memory task never takes another job's proof down.
+
+For each attempt the backend is the first of the degradation policy's chain (remote → GPU → CPU) that
+the configuration enables, the cluster can run, the job has not already failed on, and whose breaker
+allows a call. Attempts count across backends (`max_attempts` in all); a failed remote or GPU attempt
+falls back to the next backend, while CPU, the last resort, is retried on itself.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from zkray.node.config import ProvingConfig
+from zkray.node.proving.errors import ProveFailed, ProveTaskCrashed, ProveTimeout
+from zkray.node.proving.placement import TaskShape, choose_backend, require_runnable, runnable_backends, shape_for
+from zkray.node.proving.request import Fault, ProveRequest, RemoteProver, expected_image_id
+from zkray.policy.breaker import BreakerState
+from zkray.policy.degradation import FeatureFlags, HealthSignals, Mode, ProverBackend, flags
+from zkray.policy.retry import ErrorKind, Retrier, classify
+
+B = ProverBackend
+BREAKER_OF: dict[ProverBackend, str] = {B.REMOTE: "remote_prover", B.GPU: "gpu"}
+"""The breaker service name of each backend (CPU has none: it is the last resort)."""
+
+
+class Runtime(Protocol):
+    """What the pool needs from a cluster (`RayRuntime`)."""
+
+    def nodes(self) -> list[Mapping[str, float]]: ...
+
+    def submit(
+        self,
+        shape: TaskShape,
+        backend: ProverBackend,
+        request: tuple[str, Any, Any, bytes | None, Fault | None],
+        remote: RemoteProver | None,
+        name: str,
+    ) -> Any: ...
+
+    def wait(self, refs: Sequence[Any], timeout_s: float) -> list[Any]: ...
+
+    def result(self, ref: Any) -> bytes: ...
+
+    def kill(self, ref: Any) -> None: ...
+
+
+class Breakers(Protocol):
+    """What the pool needs from the breaker registry (`actors.breakers.CircuitBreakers`)."""
+
+    def allow(self, service: str, now: float | None = None) -> bool: ...
+
+    def record(self, service: str, ok: bool, now: float | None = None) -> Any: ...
+
+    def record_outcome(self, kind: str, ok: bool, now: float | None = None) -> None: ...
+
+
+@dataclass(frozen=True)
+class ProveOutcome:
+    """A job the pool is done with: its receipt, or the error it failed with for good."""
+
+    job_id: str
+    receipt: bytes | None
+    error: ProveFailed | None
+    attempts: int
+    backends: tuple[ProverBackend, ...]  # the backend of each attempt, in order
+
+    @property
+    def ok(self) -> bool:
+        return self.receipt is not None
+
+
+@dataclass
+class _Job:
+    request: ProveRequest
+    retrier: Retrier
+    next_at: float
+    excluded: set[ProverBackend] = field(default_factory=set)
+    tried: list[ProverBackend] = field(default_factory=list)
+    ref: Any = None
+    backend: ProverBackend | None = None
+    deadline: float = math.inf
+
+
+class ProvingPool:
+    """Prove tasks on a cluster for many jobs at once; drive it with `poll()`."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        config: ProvingConfig | None = None,
+        *,
+        breakers: Breakers | None = None,
+        remote: RemoteProver | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._runtime = runtime
+        self._config = config or ProvingConfig()
+        self._breakers = breakers
+        self._remote = remote
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._jobs: dict[str, _Job] = {}
+        self.counters = {"started": 0, "proved": 0, "failed": 0, "timeouts": 0, "crashes": 0, "retries": 0}
+        self._runnable: tuple[ProverBackend, ...] = ()
+        self._slots: dict[ProverBackend, int] = {}
+        self.refresh_cluster()
+        signals = HealthSignals(
+            remote_prover=BreakerState.CLOSED if remote is not None else None,
+            gpu=BreakerState.CLOSED if B.GPU in self._runnable else None,
+        )
+        self._flags = flags(Mode.NORMAL, signals)
+
+    # ---- configuration from outside -----------------------------------------------------------------
+
+    def refresh_cluster(self) -> tuple[ProverBackend, ...]:
+        """Re-read the alive nodes (after autoscaling or a node loss); returns the runnable backends.
+        Raises NoCapableNode when no configured backend can run anywhere."""
+        nodes = self._runtime.nodes()
+        remote = self._remote is not None
+        require_runnable(nodes, self._config, remote_configured=remote)
+        self._runnable = runnable_backends(nodes, self._config, remote_configured=remote)
+        cap = self._config.max_concurrent
+        self._slots = {b: _slots(shape_for(b, self._config), nodes, cap) for b in self._runnable}
+        return self._runnable
+
+    @property
+    def runnable(self) -> tuple[ProverBackend, ...]:
+        return self._runnable
+
+    def set_flags(self, feature_flags: FeatureFlags) -> None:
+        """The degradation mode's flags: which backends may be used, and whether to prove at all."""
+        self._flags = feature_flags
+
+    # ---- jobs ---------------------------------------------------------------------------------------
+
+    def submit(self, request: ProveRequest) -> None:
+        """Queue a job's proof; it starts at the next `poll` with a free slot."""
+        if request.job_id in self._jobs:
+            raise ValueError(f"job {request.job_id} is already being proved; wait for its outcome")
+        if request.image_id is None:
+            request = _with_image_id(request)
+        retrier = Retrier(self._config.retry_policy(), self._rng)
+        self._jobs[request.job_id] = _Job(request, retrier, next_at=self._clock())
+
+    def cancel(self, job_id: str) -> bool:
+        """Stop proving a job (claimed by another prover, cancelled); kills its task if running."""
+        job = self._jobs.pop(job_id, None)
+        if job is None:
+            return False
+        if job.ref is not None:
+            self._runtime.kill(job.ref)
+        return True
+
+    def in_flight(self) -> int:
+        """Jobs with a task running now."""
+        return sum(1 for j in self._jobs.values() if j.ref is not None)
+
+    def pending(self) -> int:
+        """Jobs not yet finished (running or waiting to start or retry)."""
+        return len(self._jobs)
+
+    def poll(self, timeout_s: float = 1.0) -> list[ProveOutcome]:
+        """Start due attempts, wait up to `timeout_s` for tasks, kill hung ones; return finished jobs."""
+        outcomes: list[ProveOutcome] = []
+        now = self._clock()
+        self._start_due(now)
+        running = {id(j.ref): j for j in self._jobs.values() if j.ref is not None}
+        wake = min([j.deadline for j in running.values()] + [self._next_start()], default=math.inf)
+        wait_s = max(0.0, min(timeout_s, wake - now))
+        if running:
+            ready = self._runtime.wait([j.ref for j in running.values()], wait_s)
+        else:
+            time.sleep(wait_s if wake < math.inf else 0.0)
+            ready = []
+        now = self._clock()
+        for ref in ready:
+            job = running.pop(id(ref))
+            try:
+                receipt = self._runtime.result(ref)
+            except Exception as err:
+                self._failed(job, err, now, outcomes)
+            else:
+                self._proved(job, receipt, now, outcomes)
+        for job in running.values():
+            if now >= job.deadline:
+                self._runtime.kill(job.ref)
+                self.counters["timeouts"] += 1
+                limit = self._timeout(job.request)
+                err = ProveTimeout(f"job {job.request.job_id}: no result within {limit:.0f}s on {job.backend}")
+                self._failed(job, err, now, outcomes)
+        return outcomes
+
+    def run(self, requests: Iterable[ProveRequest], *, deadline_s: float) -> dict[str, ProveOutcome]:
+        """Prove `requests` and wait for all of them, at most `deadline_s` (a script's or a test's loop);
+        jobs still unfinished at the deadline are cancelled and left out of the result."""
+        for request in requests:
+            self.submit(request)
+        done: dict[str, ProveOutcome] = {}
+        end = time.monotonic() + deadline_s
+        while self._jobs and time.monotonic() < end:
+            for outcome in self.poll(min(1.0, max(0.0, end - time.monotonic()))):
+                done[outcome.job_id] = outcome
+        for job_id in list(self._jobs):
+            self.cancel(job_id)
+        return done
+
+    def stats(self) -> dict[str, Any]:
+        """Counters and what is running where, for the dashboard."""
+        by_backend = {b.value: 0 for b in self._runnable}
+        for job in self._jobs.values():
+            if job.backend is not None and job.ref is not None:
+                by_backend[job.backend.value] = by_backend.get(job.backend.value, 0) + 1
+        return {**self.counters, "pending": self.pending(), "running": by_backend,
+                "runnable": [b.value for b in self._runnable]}  # fmt: skip
+
+    # ---- internals ----------------------------------------------------------------------------------
+
+    def _start_due(self, now: float) -> None:
+        chain = self._flags.prover_chain()
+        busy = {b: 0 for b in self._runnable}
+        for job in self._jobs.values():
+            if job.ref is not None and job.backend is not None:
+                busy[job.backend] = busy.get(job.backend, 0) + 1
+        for job in sorted(self._jobs.values(), key=lambda j: j.next_at):
+            if job.ref is not None or job.next_at > now:
+                continue
+            if sum(busy.values()) >= self._config.max_concurrent:
+                return
+            free = [b for b in self._runnable if busy.get(b, 0) < self._slots.get(b, 0)]
+            backend = choose_backend(chain, free, job.excluded, self._allow)
+            if backend is None:
+                continue  # nothing may run it now (mode, breakers, slots): it waits for a later poll
+            self._start(job, backend, now)
+            busy[backend] = busy.get(backend, 0) + 1
+
+    def _start(self, job: _Job, backend: ProverBackend, now: float) -> None:
+        r = job.request
+        attempt = len(job.tried) + 1
+        name = f"prove:{r.job_id}:{attempt}:{backend.value}"
+        payload = (r.kind, r.program, r.input, r.image_id, r.fault)
+        job.ref = self._runtime.submit(shape_for(backend, self._config), backend, payload, self._remote, name)
+        job.backend = backend
+        job.tried.append(backend)
+        job.deadline = now + self._timeout(r)
+        self.counters["started"] += 1
+
+    def _timeout(self, request: ProveRequest) -> float:
+        return request.timeout_s if request.timeout_s is not None else self._config.task_timeout_s
+
+    def _next_start(self) -> float:
+        waiting = [j.next_at for j in self._jobs.values() if j.ref is None]
+        return min(waiting, default=math.inf)
+
+    def _allow(self, backend: ProverBackend) -> bool:
+        service = BREAKER_OF.get(backend)
+        return service is None or self._breakers is None or self._breakers.allow(service)
+
+    def _proved(self, job: _Job, receipt: bytes, now: float, outcomes: list[ProveOutcome]) -> None:
+        self._report(job.backend, ok=True)
+        self.counters["proved"] += 1
+        del self._jobs[job.request.job_id]
+        outcomes.append(ProveOutcome(job.request.job_id, receipt, None, len(job.tried), tuple(job.tried)))
+
+    def _failed(self, job: _Job, err: Exception, now: float, outcomes: list[ProveOutcome]) -> None:
+        if isinstance(err, ProveTaskCrashed):
+            self.counters["crashes"] += 1
+        kind = classify(err)
+        if kind is not ErrorKind.PERMANENT:  # a bad input says nothing about the backend's health
+            self._report(job.backend, ok=False)
+            if job.backend is not None:
+                job.excluded.add(job.backend)
+        job.ref, job.deadline = None, math.inf
+        decision = job.retrier.on_failure(err, now)
+        if decision.retry:
+            self.counters["retries"] += 1
+            job.next_at = decision.at
+            return
+        self.counters["failed"] += 1
+        del self._jobs[job.request.job_id]
+        failure = ProveFailed(job.request.job_id, len(job.tried), err)
+        outcomes.append(ProveOutcome(job.request.job_id, None, failure, len(job.tried), tuple(job.tried)))
+
+    def _report(self, backend: ProverBackend | None, *, ok: bool) -> None:
+        if self._breakers is None:
+            return
+        service = BREAKER_OF.get(backend) if backend is not None else None
+        if service is not None:
+            self._breakers.record(service, ok)
+        self._breakers.record_outcome("prove", ok)
+
+
+def _slots(shape: TaskShape, nodes: Sequence[Mapping[str, float]], cap: int) -> int:
+    """How many tasks of `shape` the cluster runs at once (so none waits in Ray's queue while its
+    deadline runs); `cap` when the shape takes no CPU or GPU (a remote call)."""
+    total = 0
+    for resources in nodes:
+        per_node = [math.floor(resources.get("CPU", 0.0) / shape.num_cpus)] if shape.num_cpus else []
+        per_node += [math.floor(resources.get("GPU", 0.0) / shape.num_gpus)] if shape.num_gpus else []
+        total += min(per_node) if per_node else cap
+    return min(total, cap)
+
+
+def _with_image_id(request: ProveRequest) -> ProveRequest:
+    return replace(request, image_id=expected_image_id(request.kind, request.program))

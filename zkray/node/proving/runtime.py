@@ -1,0 +1,78 @@
+"""Every Ray call the proving pool makes, behind one small class (the pool's logic never imports Ray).
+
+`ray.remote` is applied here, once, to the task body `run_prove`, with `max_retries=0`: retries are the
+pool's decision (retry policy, fallback backend, breakers), not Ray's silent re-execution. A hung task
+is killed with `ray.cancel(force=True)`, which ends its worker process; Ray starts a fresh one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import ray
+from ray import exceptions as rex
+
+from zkray.node.proving.errors import ProveTaskCrashed
+from zkray.node.proving.placement import TaskShape
+from zkray.node.proving.request import Fault, RemoteProver, run_prove
+from zkray.policy.degradation import ProverBackend
+
+_prove_task = ray.remote(max_retries=0, retry_exceptions=False)(run_prove)
+
+# Errors that mean the worker (or its node) went away: the task may succeed on a fresh worker.
+_CRASHES = (
+    rex.WorkerCrashedError,
+    rex.OutOfMemoryError,
+    rex.NodeDiedError,
+    rex.ObjectLostError,
+    rex.TaskUnschedulableError,
+)
+
+
+class RayRuntime:
+    """Submits prove tasks to the connected Ray cluster and watches them."""
+
+    def nodes(self) -> list[Mapping[str, float]]:
+        """Total resources of every alive node."""
+        return [dict(n["Resources"]) for n in ray.nodes() if n.get("Alive")]
+
+    def submit(
+        self,
+        shape: TaskShape,
+        backend: ProverBackend,
+        request: tuple[str, Any, Any, bytes | None, Fault | None],
+        remote: RemoteProver | None,
+        name: str,
+    ) -> Any:
+        """Start one prove task; `request` is (kind, program, input, image id, fault). Program and input
+        may be ObjectRefs (top-level arguments, so Ray resolves them without a copy through the driver)."""
+        kind, program, input_, image_id, fault = request
+        options = {**shape.ray_options(), "name": name}
+        return _prove_task.options(**options).remote(backend, kind, program, input_, image_id, fault, remote)
+
+    def wait(self, refs: Sequence[Any], timeout_s: float) -> list[Any]:
+        """The refs that are done, waiting up to `timeout_s` for the first one."""
+        if not refs:
+            return []
+        ready, _ = ray.wait(list(refs), num_returns=1, timeout=max(0.0, timeout_s))
+        if not ready:
+            return []
+        ready, _ = ray.wait(list(refs), num_returns=len(refs), timeout=0)
+        return ready
+
+    def result(self, ref: Any) -> bytes:
+        """The task's receipt bytes, or the task's own error (a crashed worker becomes ProveTaskCrashed)."""
+        try:
+            encoded: bytes = ray.get(ref)
+        except rex.RayTaskError as err:
+            if isinstance(err.cause, Exception):
+                raise err.cause from None  # the task's own error, typed as it was raised
+            raise
+        except _CRASHES as err:
+            raise ProveTaskCrashed(f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from err
+        return encoded
+
+    def kill(self, ref: Any) -> None:
+        """Stop a task for good, ending its worker process if it is running."""
+        ray.cancel(ref, force=True)
