@@ -238,3 +238,14 @@ def test_buffers_grow_when_not_sized_by_a_preflight() -> None:
         assert np.array_equal(run.columns[:, : run.cycles], expected.trace.columns)
         assert np.array_equal(run.ecalls[:, : expected.trace.ecalls.shape[1]], expected.trace.ecalls)
         assert run.journal[: len(expected.journal)].tobytes() == expected.journal
+
+
+def test_session_pickles_for_ray() -> None:
+    """Sessions travel between Ray tasks; the trace must survive pickling intact."""
+    import pickle
+
+    s = execute((GUEST / "fib.elf").read_bytes(), struct.pack("<I", 50))
+    t = pickle.loads(pickle.dumps(s))
+    assert (t.cycles, t.journal, t.image_id, t.exit_code) == (s.cycles, s.journal, s.image_id, s.exit_code)
+    assert t.trace is not None and s.trace is not None
+    assert np.array_equal(t.trace.columns, s.trace.columns) and np.array_equal(t.trace.ecalls, s.trace.ecalls)

@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%zkray/orchestrator/orchestrator.proto\x12\x12zkray.orchestrator\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x01\n\x04Task\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x12\n\nprogram_id\x18\x02 \x01(\t\x12\x15\n\rpublic_inputs\x18\x03 \x01(\x0c\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x86\x01\n\x13GetProofTaskRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12/\n\tnode_type\x18\x02 \x01(\x0e\x32\x1c.zkray.orchestrator.NodeType\x12\x1a\n\x12\x65\x64\x32\x35\x35\x31\x39_public_key\x18\x03 \x01(\x0c\x12\x11\n\tmax_tasks\x18\x04 \x01(\r\"?\n\x14GetProofTaskResponse\x12\'\n\x05tasks\x18\x01 \x03(\x0b\x32\x18.zkray.orchestrator.Task\"\xd4\x01\n\x12SubmitProofRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12/\n\tnode_type\x18\x03 \x01(\x0e\x32\x1c.zkray.orchestrator.NodeType\x12\r\n\x05proof\x18\x04 \x01(\x0c\x12\x12\n\nproof_hash\x18\x05 \x01(\t\x12\x11\n\tsignature\x18\x06 \x01(\x0c\x12\x1a\n\x12\x65\x64\x32\x35\x35\x31\x39_public_key\x18\x07 \x01(\x0c\x12\x19\n\x11signature_version\x18\x08 \x01(\x05\">\n\x13SubmitProofResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x63\x63\x65pted_total\x18\x02 \x01(\x04\"\xa3\x02\n\x0fNodeStatsReport\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x1a\n\x12\x65\x64\x32\x35\x35\x31\x39_public_key\x18\x02 \x01(\x0c\x12\x15\n\rtasks_fetched\x18\x03 \x01(\x04\x12\x1a\n\x12\x64uplicates_skipped\x18\x04 \x01(\x04\x12\x18\n\x10proofs_generated\x18\x05 \x01(\x04\x12\x18\n\x10proofs_submitted\x18\x06 \x01(\x04\x12\x15\n\rproofs_failed\x18\x07 \x01(\x04\x12\x1c\n\x14submissions_rejected\x18\x08 \x01(\x04\x12\x13\n\x0bqueue_depth\x18\t \x01(\r\x12\x1a\n\x12mean_prove_seconds\x18\n \x01(\x01\x12\x16\n\x0euptime_seconds\x18\x0b \x01(\x01\"(\n\x0cNodeStatsAck\x12\x18\n\x10reports_received\x18\x01 \x01(\x04**\n\x08NodeType\x12\x0e\n\nWEB_PROVER\x10\x00\x12\x0e\n\nCLI_PROVER\x10\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%zkray/orchestrator/orchestrator.proto\x12\x12zkray.orchestrator\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x01\n\x04Task\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x12\n\nprogram_id\x18\x02 \x01(\t\x12\x15\n\rpublic_inputs\x18\x03 \x01(\x0c\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x86\x01\n\x13GetProofTaskRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12/\n\tnode_type\x18\x02 \x01(\x0e\x32\x1c.zkray.orchestrator.NodeType\x12\x1a\n\x12\x65\x64\x32\x35\x35\x31\x39_public_key\x18\x03 \x01(\x0c\x12\x11\n\tmax_tasks\x18\x04 \x01(\r\"?\n\x14GetProofTaskResponse\x12\'\n\x05tasks\x18\x01 \x03(\x0b\x32\x18.zkray.orchestrator.Task\"\xd4\x01\n\x12SubmitProofRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12/\n\tnode_type\x18\x03 \x01(\x0e\x32\x1c.zkray.orchestrator.NodeType\x12\r\n\x05proof\x18\x04 \x01(\x0c\x12\x12\n\nproof_hash\x18\x05 \x01(\t\x12\x11\n\tsignature\x18\x06 \x01(\x0c\x12\x1a\n\x12\x65\x64\x32\x35\x35\x31\x39_public_key\x18\x07 \x01(\x0c\x12\x19\n\x11signature_version\x18\x08 \x01(\x05\">\n\x13SubmitProofResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x63\x63\x65pted_total\x18\x02 \x01(\x04\"\xea\x02\n\x0fNodeStatsReport\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x1a\n\x12\x65\x64\x32\x35\x35\x31\x39_public_key\x18\x02 \x01(\x0c\x12\x15\n\rtasks_fetched\x18\x03 \x01(\x04\x12\x1a\n\x12\x64uplicates_skipped\x18\x04 \x01(\x04\x12\x18\n\x10proofs_generated\x18\x05 \x01(\x04\x12\x18\n\x10proofs_submitted\x18\x06 \x01(\x04\x12\x15\n\rproofs_failed\x18\x07 \x01(\x04\x12\x1c\n\x14submissions_rejected\x18\x08 \x01(\x04\x12\x13\n\x0bqueue_depth\x18\t \x01(\r\x12\x1a\n\x12mean_prove_seconds\x18\n \x01(\x01\x12\x16\n\x0euptime_seconds\x18\x0b \x01(\x01\x12\x1d\n\x15submissions_abandoned\x18\x0c \x01(\x04\x12\x14\n\x0crate_limited\x18\r \x01(\x04\x12\x10\n\x08no_tasks\x18\x0e \x01(\x04\"(\n\x0cNodeStatsAck\x12\x18\n\x10reports_received\x18\x01 \x01(\x04**\n\x08NodeType\x12\x0e\n\nWEB_PROVER\x10\x00\x12\x0e\n\nCLI_PROVER\x10\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'zkray.orchestrator.orchestrator_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NODETYPE']._serialized_start=1074
-  _globals['_NODETYPE']._serialized_end=1116
+  _globals['_NODETYPE']._serialized_start=1145
+  _globals['_NODETYPE']._serialized_end=1187
   _globals['_TASK']._serialized_start=95
   _globals['_TASK']._serialized_end=255
   _globals['_GETPROOFTASKREQUEST']._serialized_start=258
@@ -45,7 +45,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBMITPROOFRESPONSE']._serialized_start=674
   _globals['_SUBMITPROOFRESPONSE']._serialized_end=736
   _globals['_NODESTATSREPORT']._serialized_start=739
-  _globals['_NODESTATSREPORT']._serialized_end=1030
-  _globals['_NODESTATSACK']._serialized_start=1032
-  _globals['_NODESTATSACK']._serialized_end=1072
+  _globals['_NODESTATSREPORT']._serialized_end=1101
+  _globals['_NODESTATSACK']._serialized_start=1103
+  _globals['_NODESTATSACK']._serialized_end=1143
 # @@protoc_insertion_point(module_scope)

@@ -78,7 +78,7 @@ class SubmitProofResponse(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., accepted_total: _Optional[int] = ...) -> None: ...
 
 class NodeStatsReport(_message.Message):
-    __slots__ = ("node_id", "ed25519_public_key", "tasks_fetched", "duplicates_skipped", "proofs_generated", "proofs_submitted", "proofs_failed", "submissions_rejected", "queue_depth", "mean_prove_seconds", "uptime_seconds")
+    __slots__ = ("node_id", "ed25519_public_key", "tasks_fetched", "duplicates_skipped", "proofs_generated", "proofs_submitted", "proofs_failed", "submissions_rejected", "queue_depth", "mean_prove_seconds", "uptime_seconds", "submissions_abandoned", "rate_limited", "no_tasks")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     ED25519_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     TASKS_FETCHED_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +90,9 @@ class NodeStatsReport(_message.Message):
     QUEUE_DEPTH_FIELD_NUMBER: _ClassVar[int]
     MEAN_PROVE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     UPTIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SUBMISSIONS_ABANDONED_FIELD_NUMBER: _ClassVar[int]
+    RATE_LIMITED_FIELD_NUMBER: _ClassVar[int]
+    NO_TASKS_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     ed25519_public_key: bytes
     tasks_fetched: int
@@ -101,7 +104,10 @@ class NodeStatsReport(_message.Message):
     queue_depth: int
     mean_prove_seconds: float
     uptime_seconds: float
-    def __init__(self, node_id: _Optional[str] = ..., ed25519_public_key: _Optional[bytes] = ..., tasks_fetched: _Optional[int] = ..., duplicates_skipped: _Optional[int] = ..., proofs_generated: _Optional[int] = ..., proofs_submitted: _Optional[int] = ..., proofs_failed: _Optional[int] = ..., submissions_rejected: _Optional[int] = ..., queue_depth: _Optional[int] = ..., mean_prove_seconds: _Optional[float] = ..., uptime_seconds: _Optional[float] = ...) -> None: ...
+    submissions_abandoned: int
+    rate_limited: int
+    no_tasks: int
+    def __init__(self, node_id: _Optional[str] = ..., ed25519_public_key: _Optional[bytes] = ..., tasks_fetched: _Optional[int] = ..., duplicates_skipped: _Optional[int] = ..., proofs_generated: _Optional[int] = ..., proofs_submitted: _Optional[int] = ..., proofs_failed: _Optional[int] = ..., submissions_rejected: _Optional[int] = ..., queue_depth: _Optional[int] = ..., mean_prove_seconds: _Optional[float] = ..., uptime_seconds: _Optional[float] = ..., submissions_abandoned: _Optional[int] = ..., rate_limited: _Optional[int] = ..., no_tasks: _Optional[int] = ...) -> None: ...
 
 class NodeStatsAck(_message.Message):
     __slots__ = ("reports_received",)
