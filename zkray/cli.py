@@ -57,6 +57,25 @@ def _cmd_devnet(args: argparse.Namespace) -> int:
     return devnet.main(args.rest)
 
 
+def _cmd_execute(args: argparse.Namespace) -> int:
+    """Preflight a RISC-V guest ELF: exit code, cycles, image id and journal, without proving."""
+    from zkray.zkvm.rv32im import execute
+
+    if args.input_file:
+        data = Path(args.input_file).read_bytes()
+    elif args.u32:
+        data = b"".join((int(v, 0) & 0xFFFF_FFFF).to_bytes(4, "little") for v in args.u32)
+    else:
+        data = bytes.fromhex(args.input or "")
+    start = time.perf_counter()
+    session = execute(Path(args.elf).read_bytes(), data, cycle_limit=args.cycle_limit, trace=False)
+    elapsed = time.perf_counter() - start
+    print(f"exit code {session.exit_code}, {session.cycles} cycles in {elapsed:.3f} s")
+    print(f"image id {session.image_id.hex()}")
+    print(f"journal  {session.journal.hex()}")
+    return 0 if session.exit_code == 0 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zkray", description="Ray-native proving cluster and prover node")
     sub = p.add_subparsers(dest="command", required=True)
@@ -74,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     dn = sub.add_parser("devnet", help="run a local chain with the contracts deployed")
     dn.add_argument("rest", nargs=argparse.REMAINDER)
     dn.set_defaults(func=_cmd_devnet)
+    ex = sub.add_parser("execute", help="run a guest ELF on an input (preflight: no proof)")
+    ex.add_argument("elf", help="RV32IM guest ELF, e.g. guest/fib.elf")
+    src = ex.add_mutually_exclusive_group()
+    src.add_argument("--input", help="input bytes as hex")
+    src.add_argument("--input-file", help="read the input bytes from a file")
+    src.add_argument("--u32", nargs="+", metavar="N", help="input as little-endian u32 values")
+    ex.add_argument("--cycle-limit", type=int, help="stop a guest that runs longer (default 2^26)")
+    ex.set_defaults(func=_cmd_execute)
     return p
 
 
