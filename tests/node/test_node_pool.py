@@ -1,0 +1,77 @@
+"""The proving pool on real Ray with the real prover: concurrent fib jobs, one hung and one crashed
+worker among them, each killed and retried while the others complete; fallback from a down remote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from node_support import UnreachableRemote, fib_input
+
+from actors.breakers import CircuitBreakers
+from zkray import guests
+from zkray.node.config import ProvingConfig
+from zkray.node.proving import Fault, NoCapableNode, ProveRequest, ProvingPool
+from zkray.node.proving.runtime import RayRuntime
+from zkray.policy.breaker import BreakerState
+from zkray.policy.degradation import ProverBackend as B
+from zkray.zkvm.errors import InputError
+from zkray.zkvm.receipt import Receipt
+
+pytestmark = pytest.mark.timeout(300)
+
+FIB = guests()["fib"]
+
+
+def test_a_hung_and_a_crashed_task_are_killed_and_retried_while_the_others_complete(
+    ray_session: Any, tmp_path: Path
+) -> None:
+    breakers = CircuitBreakers()
+    config = ProvingConfig(max_concurrent=4, retry_initial_s=0.05, task_timeout_s=240.0)
+    pool = ProvingPool(RayRuntime(), config, breakers=breakers)
+    assert pool.runnable == (B.CPU,)  # the session cluster has no GPUs: CPU tasks only
+    normal = [ProveRequest(f"job-{n}", "fib", fib_input(n)) for n in (10, 20, 30)]
+    hung = ProveRequest(
+        "job-hung", "fib", fib_input(40), timeout_s=30.0, fault=Fault("hang", str(tmp_path / "hang"), 3600.0)
+    )
+    crashed = ProveRequest("job-crash", "fib", fib_input(50), fault=Fault("crash", str(tmp_path / "crash")))
+    done = pool.run([hung, crashed, *normal], deadline_s=240.0)
+
+    assert set(done) == {"job-10", "job-20", "job-30", "job-hung", "job-crash"}
+    for job_id, outcome in done.items():
+        assert outcome.ok, f"{job_id}: {outcome.error}"
+        receipt = Receipt.decode(outcome.receipt)  # type: ignore[arg-type]
+        receipt.verify(FIB)
+    assert {j: done[j].attempts for j in done} == {
+        "job-10": 1, "job-20": 1, "job-30": 1, "job-hung": 2, "job-crash": 2
+    }  # fmt: skip
+    assert int.from_bytes(Receipt.decode(done["job-hung"].receipt).journal[4:8], "little") > 0  # type: ignore[arg-type]
+    assert pool.counters["timeouts"] == 1 and pool.counters["crashes"] == 1 and pool.counters["proved"] == 5
+    assert pool.pending() == 0 and breakers.signals().prove_failure_rate == 2 / 7
+
+
+def test_permanent_errors_fail_at_once_and_a_down_remote_falls_back_to_cpu(ray_session: Any) -> None:
+    breakers = CircuitBreakers(failure_threshold=1)
+    breakers.register("remote_prover")
+    config = ProvingConfig(retry_initial_s=0.05)
+    pool = ProvingPool(RayRuntime(), config, breakers=breakers, remote=UnreachableRemote())
+    assert pool.runnable == (B.REMOTE, B.CPU)
+    bad = ProveRequest("job-bad-input", "fib", b"\x01\x02")  # not a u32: the guest refuses it
+    good = ProveRequest("job-good", "fib", fib_input(12))
+    done = pool.run([bad, good], deadline_s=180.0)
+
+    bad_outcome = done["job-bad-input"]
+    assert not bad_outcome.ok and isinstance(bad_outcome.error.cause, InputError)  # type: ignore[union-attr]
+    assert bad_outcome.backends.count(B.CPU) == 1  # the input error on CPU was final: never tried again
+    assert done["job-good"].ok and done["job-good"].backends[-1] is B.CPU
+    assert B.REMOTE in done["job-good"].backends or B.REMOTE in done["job-bad-input"].backends
+    assert breakers.state("remote_prover") is BreakerState.OPEN  # the refused connection counted
+    Receipt.decode(done["job-good"].receipt).verify(FIB)  # type: ignore[arg-type]
+
+
+def test_a_backend_no_node_can_run_is_never_scheduled(ray_session: Any) -> None:
+    with pytest.raises(NoCapableNode, match="0 GPU"):
+        ProvingPool(RayRuntime(), ProvingConfig(backends=(B.GPU,)))
+    with pytest.raises(NoCapableNode):
+        ProvingPool(RayRuntime(), ProvingConfig(cpus_per_task=64.0))
