@@ -14,7 +14,7 @@ self-hosted twin (Bento's REST API): upload URLs point back at this server and t
     GET    /sessions/exec_only_journal/{uuid} journal bytes
     GET    /receipts/{uuid}                   {"url"} of the receipt;  GET /receipts/stark/receipt/{uuid} bytes
     GET    /version, GET /user/quotas
-    POST   /snark/create, GET /snark/status/{uuid}   501: zkray has no SNARK wrapper
+    POST   /snark/create, GET /snark/status/{uuid}   400 SnarkUnsupported: zkray has no SNARK wrapper
 """
 
 from __future__ import annotations
@@ -287,7 +287,8 @@ async def snark_unsupported(request: web.Request) -> web.StreamResponse:
             SnarkReq.model_validate(json.loads(body))
         except (ValueError, RecursionError) as e:
             raise HttpProblem(400, "MalformedJson", f"the body is not JSON: {e}") from None
-    raise HttpProblem(501, "NotImplemented", "zkray has no STARK-to-SNARK wrapper; verify the STARK receipt "
+    # A 4xx, not 501: the request is well formed but asks for something this server will never do.
+    raise HttpProblem(400, "SnarkUnsupported", "zkray has no STARK-to-SNARK wrapper; verify the STARK receipt "
                       "(or its attestation on-chain) instead")
 
 

@@ -72,7 +72,7 @@ class ApiState:
 
 
 STATE = web.AppKey("zkray_api_state", ApiState)
-CALLER = "zkray_api_caller"  # request-scoped: the KeyState of the authenticated caller
+CALLER = web.RequestKey("zkray_api_caller", KeyState)  # the authenticated caller, per request
 
 
 def error_response(status: int, type: str, msg: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -137,7 +137,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 def caller(request: web.Request) -> KeyState:
-    return request[CALLER]  # type: ignore[no-any-return]
+    return request[CALLER]
 
 
 def create_app(service: ProvingService, config: ApiConfig, *, clock: Callable[[], float] = time.monotonic
