@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -242,8 +243,17 @@ class Devnet:
         return Web3(HTTPProvider(self.rpc_url, request_kwargs={"timeout": 30}))
 
     def rpc(self, method: str, *params: Any) -> Any:
-        """A raw JSON-RPC call (anvil_*, evm_* methods)."""
-        return self.web3().provider.make_request(method, list(params)).get("result")  # type: ignore[arg-type]
+        """A raw JSON-RPC call (anvil_*, evm_* methods), with nothing shared between threads or calls."""
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
+        request = urllib.request.Request(self.rpc_url, body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            reply = json.loads(response.read())
+        if "error" in reply:
+            raise DevnetError(f"{method} failed: {reply['error']}")
+        return reply.get("result")
+
+    def block_number(self) -> int:
+        return int(self.rpc("eth_blockNumber"), 16)
 
     def snapshot(self) -> str:
         return str(self.rpc("evm_snapshot"))
