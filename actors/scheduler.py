@@ -87,42 +87,70 @@ class JobScheduler:
     # ---- admission ----------------------------------------------------------------------------------
 
     def offer(self, job: JobOffer, now: float | None = None) -> OfferResult:
-        """Admit a job into the queue, or say why not; every outcome is recorded in the journal."""
+        """Admit a job into the queue, or say why not; every outcome is recorded in the journal.
+
+        A new job that is queued is created in the journal as QUEUED in one write (one fsync per offer);
+        the rarer outcomes (expired, admission closed, rejected) are recorded as DISCOVERED then why."""
         now = self._now(now)
-        payload = {**job.payload, "requested_at": job.requested_at}
-        added = self._journal.add_job(
-            job.job_id, source=job.source, image_id=job.image_id, input_url=job.input_url,
-            input_digest=job.input_digest, tip_wei=job.tip_wei, expires_at=job.expires_at, payload=payload, now=now,
-        )  # fmt: skip
-        record = self._journal.get(job.job_id)
-        if not added and record.status is not S.SKIPPED:
-            return OfferResult(Admission.DUPLICATE, f"job is already {record.status.value}")
+        known = self._journal.find(job.job_id)
+        if known is not None and known.status is not S.SKIPPED:
+            return OfferResult(Admission.DUPLICATE, f"job is already {known.status.value}")
         if job.expires_at <= now:
-            self._journal.transition(job.job_id, S.EXPIRED, now=now, detail="expired before admission")
+            self._record(job, known, S.EXPIRED, now, "expired before admission")
             return OfferResult(Admission.EXPIRED, "the job had expired when offered")
         if not self.flags(now).accept_new_jobs:
-            if record.status is not S.SKIPPED:
-                self._journal.transition(job.job_id, S.SKIPPED, now=now, error=f"admission closed: {self._mode.reason}")
+            if known is None:
+                self._record(job, None, S.SKIPPED, now, f"admission closed: {self._mode.reason}")
             return OfferResult(Admission.CLOSED, f"{self._mode.mode.value}: {self._mode.reason}")
-        return self._push(record, now)
+        if known is not None:
+            return self._push(known, now)
+        facts = JobFacts(job.tip_wei, job.requested_at, job.expires_at, job.cycles)
+        return self._admit(job.job_id, _Queued(_norm(job.image_id), facts), now, status=None, create=job)
 
     def _push(self, record: JobRecord, now: float) -> OfferResult:
-        item = self._queued(record)
-        pushed = self._queue.push(record.id, item, self._score(item, now))
+        return self._admit(record.id, self._queued(record), now, status=record.status, create=None)
+
+    def _admit(
+        self, job_id: str, item: _Queued, now: float, *, status: JobStatus | None, create: JobOffer | None
+    ) -> OfferResult:
+        """Push into the queue and journal the outcome; `create` is the offer of a job not yet journaled."""
+        pushed = self._queue.push(job_id, item, self._score(item, now))
         if pushed.outcome is PushOutcome.DUPLICATE:
             return OfferResult(Admission.DUPLICATE, "already queued")
         if pushed.outcome is PushOutcome.REJECTED:
-            if record.status is not S.SKIPPED:
-                why = "queue full; scored below every queued job"
-                self._journal.transition(record.id, S.SKIPPED, now=now, error=why)
-            return OfferResult(Admission.REJECTED, "queue full and this job scored below every queued job")
-        if record.status is not S.QUEUED:
-            self._journal.transition(record.id, S.QUEUED, now=now)
+            why = "queue full; scored below every queued job"
+            if create is not None:
+                self._record(create, None, S.SKIPPED, now, why)
+            elif status is not S.SKIPPED:
+                self._journal.transition(job_id, S.SKIPPED, now=now, error=why)
+            return OfferResult(Admission.REJECTED, why)
+        try:
+            if create is not None:
+                self._add(create, S.QUEUED, now)
+            elif status is not S.QUEUED:
+                self._journal.transition(job_id, S.QUEUED, now=now)
+        except BaseException:
+            self._queue.remove(job_id)  # the journal is the truth: never queue what it does not record
+            raise
         evicted = None
         if pushed.evicted is not None:
             evicted = pushed.evicted.job_id
-            self._journal.transition(evicted, S.SKIPPED, now=now, error=f"evicted from a full queue by {record.id}")
+            self._journal.transition(evicted, S.SKIPPED, now=now, error=f"evicted from a full queue by {job_id}")
         return OfferResult(Admission.QUEUED, "queued", evicted)
+
+    def _add(self, job: JobOffer, status: JobStatus, now: float) -> None:
+        payload = {**job.payload, "requested_at": job.requested_at}
+        self._journal.add_job(
+            job.job_id, source=job.source, image_id=job.image_id, input_url=job.input_url,
+            input_digest=job.input_digest, tip_wei=job.tip_wei, expires_at=job.expires_at, payload=payload,
+            status=status, now=now,
+        )  # fmt: skip
+
+    def _record(self, job: JobOffer, known: JobRecord | None, status: JobStatus, now: float, why: str) -> None:
+        """Journal a job that is not queued: created as DISCOVERED if new, then moved to `status` with `why`."""
+        if known is None:
+            self._add(job, S.DISCOVERED, now)
+        self._journal.transition(job.job_id, status, now=now, error=why)
 
     def next_job(self, now: float | None = None) -> JobRecord | None:
         """The best queued job, moved to FETCHING; None when the queue is empty or admission is closed.
@@ -195,7 +223,7 @@ class JobScheduler:
 
     def set_cached(self, image_ids: Iterable[str], cached: bool = True) -> None:
         """Programs now in (or gone from) the program cache: cached programs score higher."""
-        ids = {i.lower().removeprefix("0x") for i in image_ids}
+        ids = {_norm(i) for i in image_ids}
         self._cached = self._cached | ids if cached else self._cached - ids
 
     def snapshot(self, now: float | None = None) -> dict[str, Any]:
@@ -221,7 +249,7 @@ class JobScheduler:
     def _queued(self, record: JobRecord) -> _Queued:
         requested = float(record.payload.get("requested_at", record.created_at))
         facts = JobFacts(record.tip_wei, requested, record.expires_at, record.cycles)
-        return _Queued(record.image_id.lower().removeprefix("0x"), facts)
+        return _Queued(_norm(record.image_id), facts)
 
     def _score(self, item: _Queued, now: float) -> float:
         return score(replace(item.facts, program_cached=item.image_id in self._cached), now, self._weights)
@@ -242,3 +270,8 @@ class _Queued:
 
     image_id: str
     facts: JobFacts
+
+
+def _norm(image_id: str) -> str:
+    """One spelling per image id: lower-case hex without 0x (as the program cache keys it)."""
+    return image_id.lower().removeprefix("0x")
