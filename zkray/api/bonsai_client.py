@@ -51,7 +51,8 @@ MAX_RECEIPT_BYTES = MAX_SEAL + MAX_JOURNAL + 4096
 
 @dataclass(frozen=True)
 class PollPolicy:
-    """Status polling: the first wait, doubling up to `max_s`; 429s wait `Retry-After` (at most `max_429_s`)."""
+    """Status polling: the first wait, doubling up to `max_s`; a 429 with Retry-After waits that long (at most
+    `max_429_s`) and is retried up to `max_429_retries` times."""
 
     initial_s: float = 0.05
     max_s: float = 2.0
@@ -117,7 +118,8 @@ class BonsaiClient:
         for attempt in range(self._poll.max_429_retries + 1):
             try:
                 async with self._http.request(method, url, data=data, headers=headers, allow_redirects=False) as r:
-                    if r.status == 429 and attempt < self._poll.max_429_retries:
+                    # A 429 with Retry-After is "wait" (rate, concurrency); without it ("budget spent") it is final.
+                    if r.status == 429 and "Retry-After" in r.headers and attempt < self._poll.max_429_retries:
                         wait = _retry_after(r.headers.get("Retry-After"), self._poll.max_429_s)
                         log.info("%s %s: 429, waiting %.1f s", method, URL(url).path, wait)
                     else:
@@ -212,7 +214,8 @@ class BonsaiClient:
                 return status
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise ProveTimeout(f"session {session_id} still {status.state or 'RUNNING'} after {timeout_s:g} s")
+                raise ProveTimeout(f"session {session_id} still {status.state or 'RUNNING'} after {timeout_s:g} s",
+                                   session_id)
             await asyncio.sleep(min(delay, remaining))
             delay = min(delay * self._poll.multiplier, self._poll.max_s)
 
@@ -246,7 +249,8 @@ class BonsaiClient:
         except (TimeoutError, ProveTimeout):
             if session_id is not None:
                 await self._stop_quietly(session_id)
-            raise ProveTimeout(f"no result within {timeout:g} s (session {session_id}); it was stopped") from None
+            raise ProveTimeout(f"no result within {timeout:g} s (session {session_id}); it was stopped",
+                               session_id) from None
         if status.status != "SUCCEEDED":
             raise SessionFailed(session_id, status.status, status.error_msg)
         return session_id, status

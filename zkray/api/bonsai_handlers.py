@@ -73,6 +73,13 @@ async def read_body(request: web.Request, limit: int, what: str) -> bytes:
     return bytes(body)
 
 
+def parse_json(body: bytes) -> object:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as e:  # bad UTF-8 and nesting too deep included
+        raise HttpProblem(400, "MalformedJson", f"the body is not JSON: {str(e)[:200]}") from None
+
+
 def parse_image_id(text: str) -> bytes:
     hex_ = text[2:] if text[:2] in ("0x", "0X") else text
     try:
@@ -172,10 +179,7 @@ async def input_delete(request: web.Request) -> web.StreamResponse:
 async def session_create(request: web.Request) -> web.StreamResponse:
     state, key = _state(request), caller(request)
     body = await read_body(request, state.config.max_json_bytes, "the JSON body")
-    try:
-        req = ProofReq.model_validate(json.loads(body))
-    except (ValueError, RecursionError) as e:
-        raise HttpProblem(400, "MalformedJson", f"the body is not JSON: {e}") from None
+    req = ProofReq.model_validate(parse_json(body))  # a ValidationError is a 400 InvalidRequest
     if req.assumptions:
         raise HttpProblem(400, "AssumptionsUnsupported", "zkray receipts do not compose yet; send no assumptions")
     image_id = parse_image_id(req.img)
@@ -283,10 +287,7 @@ async def quotas(request: web.Request) -> web.StreamResponse:
 async def snark_unsupported(request: web.Request) -> web.StreamResponse:
     if request.method == "POST":
         body = await read_body(request, _state(request).config.max_json_bytes, "the JSON body")
-        try:
-            SnarkReq.model_validate(json.loads(body))
-        except (ValueError, RecursionError) as e:
-            raise HttpProblem(400, "MalformedJson", f"the body is not JSON: {e}") from None
+        SnarkReq.model_validate(parse_json(body))
     # A 4xx, not 501: the request is well formed but asks for something this server will never do.
     raise HttpProblem(400, "SnarkUnsupported", "zkray has no STARK-to-SNARK wrapper; verify the STARK receipt "
                       "(or its attestation on-chain) instead")

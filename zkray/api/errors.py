@@ -109,9 +109,13 @@ class SessionFailed(BonsaiClientError):
 
 
 class ProveTimeout(BonsaiClientError):
-    """The deadline passed; the remote session was asked to stop. Retry with a longer timeout."""
+    """The deadline passed; the remote session (if one was created) was asked to stop. Retry with a longer timeout."""
 
     retryable = True
+
+    def __init__(self, message: str, session_id: str | None = None) -> None:
+        self.session_id = session_id
+        super().__init__(message)
 
 
 class ReceiptRejected(BonsaiClientError):
