@@ -15,6 +15,7 @@ from zkray.node.config import ProvingConfig
 from zkray.node.proving import Fault, NoCapableNode, ProveRequest, ProvingPool
 from zkray.node.proving.runtime import RayRuntime
 from zkray.policy.breaker import BreakerState
+from zkray.policy.degradation import HealthSignals, Mode, flags
 from zkray.policy.degradation import ProverBackend as B
 from zkray.zkvm.errors import InputError
 from zkray.zkvm.receipt import Receipt
@@ -31,7 +32,9 @@ def test_a_hung_and_a_crashed_task_are_killed_and_retried_while_the_others_compl
     config = ProvingConfig(max_concurrent=4, retry_initial_s=0.05, task_timeout_s=240.0)
     pool = ProvingPool(RayRuntime(), config, breakers=breakers)
     assert pool.runnable == (B.CPU,)  # the session cluster has no GPUs: CPU tasks only
-    normal = [ProveRequest(f"job-{n}", "fib", fib_input(n)) for n in (10, 20, 30)]
+    normal = [ProveRequest(f"job-{n}", "fib", fib_input(n)) for n in (10, 20)]
+    # an input already in the object store (as the fetcher or a cache hands it over) goes by ref
+    normal.append(ProveRequest("job-30", "fib", ray_session.put(fib_input(30))))
     hung = ProveRequest(
         "job-hung", "fib", fib_input(40), timeout_s=30.0, fault=Fault("hang", str(tmp_path / "hang"), 3600.0)
     )
@@ -57,6 +60,11 @@ def test_permanent_errors_fail_at_once_and_a_down_remote_falls_back_to_cpu(ray_s
     config = ProvingConfig(retry_initial_s=0.05)
     pool = ProvingPool(RayRuntime(), config, breakers=breakers, remote=UnreachableRemote())
     assert pool.runnable == (B.REMOTE, B.CPU)
+    pool.set_flags(flags(Mode.UNAVAILABLE, HealthSignals()))  # proving itself is broken: start nothing
+    pool.submit(ProveRequest("job-waits", "fib", fib_input(5)))
+    assert pool.poll(0.2) == [] and pool.in_flight() == 0 and pool.pending() == 1
+    assert pool.cancel("job-waits") and pool.pending() == 0
+    pool.set_flags(flags(Mode.NORMAL, breakers.signals()))
     bad = ProveRequest("job-bad-input", "fib", b"\x01\x02")  # not a u32: the guest refuses it
     good = ProveRequest("job-good", "fib", fib_input(12))
     done = pool.run([bad, good], deadline_s=180.0)

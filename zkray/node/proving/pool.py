@@ -176,13 +176,15 @@ class ProvingPool:
         now = self._clock()
         self._start_due(now)
         running = {id(j.ref): j for j in self._jobs.values() if j.ref is not None}
-        wake = min([j.deadline for j in running.values()] + [self._next_start()], default=math.inf)
+        # Wake for a deadline or a retry that falls due; a job due but blocked (no free slot, breaker, mode)
+        # can only start after a task ends or `timeout_s` passes, so it must not turn this into a busy loop.
+        wake = min([j.deadline for j in running.values()] + [self._next_retry(now)])
         wait_s = max(0.0, min(timeout_s, wake - now))
+        ready = []
         if running:
             ready = self._runtime.wait([j.ref for j in running.values()], wait_s)
-        else:
-            time.sleep(wait_s if wake < math.inf else 0.0)
-            ready = []
+        elif self._jobs:
+            time.sleep(wait_s)
         now = self._clock()
         for ref in ready:
             job = running.pop(id(ref))
@@ -258,9 +260,8 @@ class ProvingPool:
     def _timeout(self, request: ProveRequest) -> float:
         return request.timeout_s if request.timeout_s is not None else self._config.task_timeout_s
 
-    def _next_start(self) -> float:
-        waiting = [j.next_at for j in self._jobs.values() if j.ref is None]
-        return min(waiting, default=math.inf)
+    def _next_retry(self, now: float) -> float:
+        return min((j.next_at for j in self._jobs.values() if j.ref is None and j.next_at > now), default=math.inf)
 
     def _allow(self, backend: ProverBackend) -> bool:
         service = BREAKER_OF.get(backend)
