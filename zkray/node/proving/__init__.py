@@ -8,6 +8,7 @@ from zkray.node.proving.errors import (
     ProveTaskCrashed,
     ProveTimeout,
     ProvingError,
+    RemoteReceiptInvalid,
     UnknownProgramKind,
 )
 from zkray.node.proving.placement import TaskShape, choose_backend, runnable_backends, shape_for
@@ -27,6 +28,7 @@ __all__ = [
     "ProvingError",
     "ProvingPool",
     "RemoteProver",
+    "RemoteReceiptInvalid",
     "TaskShape",
     "UnknownProgramKind",
     "choose_backend",

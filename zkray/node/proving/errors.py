@@ -4,6 +4,7 @@
     ├── NoCapableNode             no alive node has the resources a prove task asks for (never scheduled)
     ├── ProveTimeout              a prove task ran past its deadline and was killed (retryable)
     ├── ProveTaskCrashed          the worker died under the task: out of memory, killed, node lost (retryable)
+    ├── RemoteReceiptInvalid      the remote prover answered with a receipt that does not verify (retryable)
     ├── UnknownProgramKind        the request names a program kind no prover is registered for
     └── ProveFailed               every attempt failed, or a permanent error; `cause` holds the last one
 
@@ -32,6 +33,12 @@ class ProveTimeout(ProvingError, TimeoutError):
 
 class ProveTaskCrashed(ProvingError):
     """The worker process died (OOM killer, a kill, a lost node); the task is retried."""
+
+    retryable = True
+
+
+class RemoteReceiptInvalid(ProvingError):
+    """The remote prover's receipt failed local verification; its breaker counts it and the job falls back."""
 
     retryable = True
 

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from zkray.node.proving.errors import UnknownProgramKind
+from zkray.node.proving.errors import ProvingError, RemoteReceiptInvalid, UnknownProgramKind
 from zkray.policy.degradation import ProverBackend
 from zkray.proving import guests
 from zkray.proving import prove as prove_builtin
+from zkray.zkvm.errors import ZkvmError
 from zkray.zkvm.receipt import Receipt
 
 PROVERS: dict[str, Callable[[Any, bytes], Receipt]] = {
@@ -80,17 +81,20 @@ def run_prove(
         _trigger(fault)
     if backend is ProverBackend.REMOTE:
         if remote is None:
-            raise UnknownProgramKind("the remote backend was chosen but no remote prover is configured")
+            raise ProvingError("the remote backend was chosen but no remote prover is configured; configure one")
         encoded = remote.prove(kind, program, input)
-        receipt = Receipt.decode(encoded)
-    else:
-        prover = PROVERS.get(kind)
-        if prover is None:
-            raise UnknownProgramKind(f"no prover for program kind {kind!r}; known: {sorted(PROVERS)}")
-        receipt = prover(program, input)
-        encoded = receipt.encode()
+        try:
+            receipt = Receipt.decode(encoded)
+            receipt.verify(image_id)
+        except ZkvmError as err:  # the service's fault, not the job's: count it and fall back
+            raise RemoteReceiptInvalid(f"the remote prover returned a receipt that does not verify: {err}") from err
+        return encoded
+    prover = PROVERS.get(kind)
+    if prover is None:
+        raise UnknownProgramKind(f"no prover for program kind {kind!r}; known: {sorted(PROVERS)}")
+    receipt = prover(program, input)
     receipt.verify(image_id)
-    return encoded
+    return receipt.encode()
 
 
 def expected_image_id(kind: str, program: Any) -> bytes | None:

@@ -1,0 +1,52 @@
+"""The prove task's body without Ray: the seam, local verification of remote receipts, fault drills."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from zkray import guests, prove
+from zkray.node.proving import PROVERS, Fault, RemoteReceiptInvalid, UnknownProgramKind, run_prove
+from zkray.node.proving.request import DrillError
+from zkray.policy.degradation import ProverBackend as B
+from zkray.policy.retry import ErrorKind, classify
+from zkray.zkvm.receipt import Receipt
+
+FIB = guests()["fib"]
+
+
+class AnswersWith:
+    """A remote prover that answers every request with fixed bytes (what a buggy or lying service does)."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+
+    def prove(self, kind: str, program: Any, input: bytes) -> bytes:
+        return self.answer
+
+
+def test_the_seam_maps_a_program_kind_to_a_prover_shaped_like_zkray_prove() -> None:
+    assert PROVERS["builtin"] is prove
+    encoded = run_prove(B.CPU, "builtin", "fib", (7).to_bytes(4, "little"), FIB, None, None)
+    assert Receipt.decode(encoded).image_id == FIB
+    with pytest.raises(UnknownProgramKind, match="known: \\['builtin'"):
+        run_prove(B.CPU, "wasm", b"", b"", None, None, None)
+
+
+def test_remote_receipts_are_verified_locally_and_a_bad_one_is_the_services_fault() -> None:
+    good = prove("fib", (7).to_bytes(4, "little")).encode()
+    assert run_prove(B.REMOTE, "builtin", "fib", b"", FIB, None, AnswersWith(good)) == good
+    other = prove("fib_input_initial", bytes(4) + (1).to_bytes(4, "little") * 2).encode()
+    for answer in (b"garbage", other, good[:-1] + bytes([good[-1] ^ 1])):
+        with pytest.raises(RemoteReceiptInvalid) as caught:
+            run_prove(B.REMOTE, "builtin", "fib", b"", FIB, None, AnswersWith(answer))
+        assert classify(caught.value) is ErrorKind.RETRYABLE  # falls back to GPU/CPU, counts against the breaker
+
+
+def test_a_fault_drill_fires_once_per_marker(tmp_path: Path) -> None:
+    fault = Fault("error", str(tmp_path / "marker"))
+    with pytest.raises(DrillError):
+        run_prove(B.CPU, "builtin", "fib", (5).to_bytes(4, "little"), FIB, fault, None)
+    assert run_prove(B.CPU, "builtin", "fib", (5).to_bytes(4, "little"), FIB, fault, None)
