@@ -8,6 +8,7 @@ degradation mode says so (`accept_new_jobs`): a failing node stops taking work i
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -67,6 +68,7 @@ class JobScheduler:
         journal_path: str | Path,
         *,
         capacity: int = 256,
+        rescore_s: float = 1.0,
         weights: ScoreWeights | None = None,
         degradation: DegradationConfig | None = None,
         clock: Callable[[], float] = time.time,
@@ -79,6 +81,9 @@ class JobScheduler:
         self._health = HealthSignals()
         self._mode = DegradationState(Mode.NORMAL, clock())
         self._cached: set[str] = set()
+        self._rescore_s = rescore_s
+        self._rescored_at = -math.inf
+        self._rescore_due = False
         self._requeue_from_journal()
 
     def _now(self, now: float | None) -> float:
@@ -155,19 +160,25 @@ class JobScheduler:
     def next_job(self, now: float | None = None) -> JobRecord | None:
         """The best queued job, moved to FETCHING; None when the queue is empty or admission is closed.
 
-        Scores are recomputed first (tips decay, deadlines approach, programs get cached) and expired jobs
-        leave the queue as EXPIRED.
+        Scores are recomputed at most every `rescore_s` (tips decay over minutes, not milliseconds; a
+        rescore is O(n log n)) and whenever the cached programs change; expired jobs leave as EXPIRED.
         """
         now = self._now(now)
         if not self.flags(now).accept_new_jobs:
             return None
-        self._queue.rescore(lambda item: self._score(item, now))
-        for entry in self._queue.drain_below(-sys.float_info.max):  # expired jobs score -inf
-            self._journal.transition(entry.job_id, S.EXPIRED, now=now, detail="expired in the queue")
-        best = self._queue.pop()
-        if best is None:
-            return None
-        return self._journal.transition(best.job_id, S.FETCHING, expected=S.QUEUED, now=now)
+        if self._rescore_due or now - self._rescored_at >= self._rescore_s:
+            self._queue.rescore(lambda item: self._score(item, now))
+            self._rescored_at, self._rescore_due = now, False
+            for entry in self._queue.drain_below(-sys.float_info.max):  # expired jobs score -inf
+                self._expire(entry.job_id, now)
+        while (best := self._queue.pop()) is not None:
+            if best.item.facts.expires_at > now:
+                return self._journal.transition(best.job_id, S.FETCHING, expected=S.QUEUED, now=now)
+            self._expire(best.job_id, now)  # expired since the last rescore
+        return None
+
+    def _expire(self, job_id: str, now: float) -> None:
+        self._journal.transition(job_id, S.EXPIRED, now=now, detail="expired in the queue")
 
     # ---- job states ---------------------------------------------------------------------------------
 
@@ -225,6 +236,7 @@ class JobScheduler:
         """Programs now in (or gone from) the program cache: cached programs score higher."""
         ids = {_norm(i) for i in image_ids}
         self._cached = self._cached | ids if cached else self._cached - ids
+        self._rescore_due = True
 
     def snapshot(self, now: float | None = None) -> dict[str, Any]:
         """Jobs by status, the queue and the mode, for the dashboard (JSON-safe)."""
