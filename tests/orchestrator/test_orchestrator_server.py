@@ -29,13 +29,17 @@ async def test_tasks_are_served_in_batches_capped_by_the_server_then_404(start_s
 
 
 async def test_polling_too_fast_is_answered_429_with_retry_after(start_server, node_key):
-    server = await start_server(poll_rate=0.5, poll_burst=1.0)
+    now = [1000.0]
+    server = await start_server(clock=lambda: now[0], poll_rate=0.5, poll_burst=1.0)
     server.add_task("fast-fib", fib_inputs(3))
     req = pb.GetProofTaskRequest(node_id="n1", ed25519_public_key=node_key.public_bytes).SerializeToString()
     first, _, _ = await post(server.url + "/v3/tasks", req)
+    now[0] += 0.5
     second, _, headers = await post(server.url + "/v3/tasks", req)
     assert (first, second) == (200, 429)
-    assert headers["Retry-After"] == "2"
+    assert headers["Retry-After"] == "2"  # 1.5 s until the bucket holds a token again, rounded up
+    now[0] += 1.5
+    assert (await post(server.url + "/v3/tasks", req))[0] == 404
     other = pb.GetProofTaskRequest(node_id="n2", ed25519_public_key=node_key.public_bytes).SerializeToString()
     assert (await post(server.url + "/v3/tasks", other))[0] == 404  # the limit is per node
 

@@ -71,3 +71,13 @@ def test_generated_module_matches_the_proto_file():
 def test_public_surface_names_exist():
     for name in zkray.orchestrator.__all__:
         assert hasattr(zkray.orchestrator, name), name
+
+
+def test_retry_after_in_seconds_or_as_an_http_date():
+    from zkray.orchestrator.client import parse_retry_after
+
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412490.0) == 0.0
+    for unreadable in (None, "", "soon", "-1"):
+        assert parse_retry_after(unreadable) is None

@@ -127,3 +127,27 @@ async def test_the_worker_survives_the_orchestrator_restarting(start_server, wor
     cancel.set()
     stats = await running
     assert stats.proofs_submitted == 6 and not stats.gave_up
+
+
+async def test_a_submission_that_finds_the_orchestrator_down_is_retried(start_server, worker_config):
+    server = await start_server(poll_rate=1000.0, poll_burst=1000.0)
+    port = int(server.url.rsplit(":", 1)[1])
+    server.add_task("fast-fib", fib_inputs(14))
+    gate = asyncio.Event()
+
+    async def gated_prove(program_id: str, inputs: bytes) -> bytes:
+        await gate.wait()
+        return await asyncio.to_thread(prove_task, program_id, inputs)
+
+    worker = PullWorker(worker_config(server.url, max_404s=10_000), prove_fn=gated_prove)
+    cancel = asyncio.Event()
+    running = asyncio.create_task(run(worker, cancel))
+    await until(lambda: worker.stats.tasks_fetched == 1, "the task to be fetched")
+    await server.stop()  # the same server object keeps its ledger across the restart
+    gate.set()
+    await until(lambda: worker.stats.submission_retries >= 1, "a failed submission")
+    await server.start(port=port)
+    await until(lambda: server.counters["accepted"] == 1, "the retried submission")
+    cancel.set()
+    stats = await running
+    assert stats.proofs_submitted == 1 and stats.submissions_abandoned == 0

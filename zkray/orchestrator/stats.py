@@ -22,6 +22,7 @@ class WorkerStats:
     proofs_submitted: int = 0
     submissions_rejected: int = 0
     submissions_abandoned: int = 0
+    submission_retries: int = 0
     stats_reports: int = 0
     prove_seconds: float = 0.0
     gave_up: bool = False

@@ -92,7 +92,10 @@ class PullWorker:
         self._tasks: asyncio.Queue[pb.Task] = asyncio.Queue(config.max_queue)
         self._proofs: asyncio.Queue[tuple[pb.Task, bytes]] = asyncio.Queue(config.max_queue)
         self._proving = 0
-        self._submitting = 0
+        # Tasks taken from the orchestrator whose story has not ended (proof failed, submitted, refused,
+        # or given up). Counted at the ends, not from the queues, which an item leaves a moment before
+        # its consumer resumes.
+        self._open = 0
         self._fetching_done = False
         self._started = time.monotonic()
 
@@ -105,8 +108,7 @@ class PullWorker:
         return self._tasks.qsize() + self._proving
 
     def _settled(self) -> bool:
-        return (self._fetching_done and self._tasks.empty() and self._proofs.empty()
-                and self._proving == 0 and self._submitting == 0)  # fmt: skip
+        return self._fetching_done and self._open == 0
 
     async def run(self, cancel: asyncio.Event) -> WorkerStats:
         """Work until `cancel` is set or, after fetching gave up, nothing is left to prove or submit."""
@@ -206,6 +208,7 @@ class PullWorker:
             except asyncio.QueueFull:
                 log.warning("queue full; task %s left for the orchestrator to serve again", task.task_id)
                 continue
+            self._open += 1
             self.stats.tasks_fetched += 1
         return 0.0
 
@@ -228,6 +231,7 @@ class PullWorker:
                     proof = await self._prove(task)
                 except Exception as e:  # the prove function is foreign code: log it and keep working
                     self.stats.proofs_failed += 1
+                    self._open -= 1
                     log.warning("proving task %s (%s) failed: %s", task.task_id, task.program_id, e)
                     continue
                 self.stats.proofs_generated += 1
@@ -240,11 +244,10 @@ class PullWorker:
 
     async def _submit_loop(self, client: OrchestratorClient, stop: asyncio.Event) -> None:
         while (item := await _next(self._proofs, stop)) is not None:
-            self._submitting += 1
             try:
                 await self._submit(client, *item, stop)
             finally:
-                self._submitting -= 1
+                self._open -= 1
 
     async def _submit(self, client: OrchestratorClient, task: pb.Task, proof: bytes, stop: asyncio.Event) -> None:
         deadline = seconds(task.deadline) if task.HasField("deadline") else None
@@ -264,6 +267,8 @@ class PullWorker:
                         self.stats.submissions_rejected += 1
                     log.warning("submission of task %s failed: %s", task.task_id, decision.reason)
                     return
+                self.stats.submission_retries += 1
+                log.info("submission of task %s failed (%s); %s", task.task_id, e, decision.reason)
                 if await _sleep(stop, decision.at - time.time()):
                     return
             else:
