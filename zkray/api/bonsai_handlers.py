@@ -24,6 +24,7 @@ import logging
 import uuid
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from zkray.api.bonsai_server import STATE, ApiState, Handler, HttpProblem, caller
 from zkray.api.errors import SessionMissing
@@ -56,8 +57,8 @@ def _base_url(request: web.Request) -> str:
     return configured.rstrip("/") if configured else f"{request.scheme}://{request.host}"
 
 
-def _json(model: object, status: int = 200) -> web.Response:
-    return web.json_response(model.model_dump(), status=status)  # type: ignore[attr-defined]
+def _json(model: BaseModel, status: int = 200) -> web.Response:
+    return web.Response(text=model.model_dump_json(), status=status, content_type="application/json")
 
 
 async def read_body(request: web.Request, limit: int, what: str) -> bytes:

@@ -76,7 +76,8 @@ CALLER = web.RequestKey("zkray_api_caller", KeyState)  # the authenticated calle
 
 
 def error_response(status: int, type: str, msg: str, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response(ErrorBody(type=type, msg=msg).model_dump(), status=status, headers=headers)
+    return web.Response(text=ErrorBody(type=type, msg=msg).model_dump_json(), status=status, headers=headers,
+                        content_type="application/json")
 
 
 @web.middleware
