@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import queue
+import random
 import statistics
 import threading
 import time
@@ -98,11 +99,13 @@ def event_latency(devnet: Devnet, samples: int, ws: bool, poll_s: float) -> dict
     requester = devnet.roles.requesters[0].address
     devnet.rpc("evm_setAutomine", False)
     latencies = []
+    rng = random.Random(7)
     try:
         for i in range(samples):
             data = engine.encode_abi("requestExecution", [image_id, i.to_bytes(32, "big"), "", "0x" + "00" * 20, 0])
             tx = {"from": requester, "to": devnet.deployment.engine, "data": data, "value": hex(10**15)}
             devnet.rpc("eth_sendTransaction", tx)  # anvil signs for its unlocked accounts
+            time.sleep(rng.uniform(0, poll_s))  # do not mine in step with the poll cycle
             mined_at = time.perf_counter()
             devnet.rpc("evm_mine")
             latencies.append((arrivals.get(timeout=30) - mined_at) * 1000)

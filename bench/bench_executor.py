@@ -55,8 +55,10 @@ def main() -> None:
     for name, data in inputs(10 if args.quick else 1).items():
         cycles, plain, plain_wall = measure(name, data, trace=False)
         _, traced, traced_wall = measure(name, data, trace=True)
-        print(f"{name:<18} {cycles:>11,}  {plain / 1e6:>12.1f} M ({plain_wall / 1e6:>6.1f} M)"
-              f"  {traced / 1e6:>10.1f} M ({traced_wall / 1e6:>6.1f} M)")
+        print(
+            f"{name:<18} {cycles:>11,}  {plain / 1e6:>12.1f} M ({plain_wall / 1e6:>6.1f} M)"
+            f"  {traced / 1e6:>10.1f} M ({traced_wall / 1e6:>6.1f} M)"
+        )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,10 @@ def main() -> None:
     prove(air, warm_trace, warm_public)
 
     phases = ["lde", "commit", "constraints", "quotient", "ood", "deep", "fri", "queries"]
-    print(f"fib AIR, {air.main_width} columns, blowup {1 << DEFAULT_PARAMS.log_blowup}, "
-          f"{DEFAULT_PARAMS.num_queries} queries, {DEFAULT_PARAMS.grinding_bits}-bit grinding")
+    print(
+        f"fib AIR, {air.main_width} columns, blowup {1 << DEFAULT_PARAMS.log_blowup}, "
+        f"{DEFAULT_PARAMS.num_queries} queries, {DEFAULT_PARAMS.grinding_bits}-bit grinding"
+    )
     head = f"{'rows':>6} {'prove s':>8} {'verify ms':>9} {'seal KB':>8} " + " ".join(f"{p:>11}" for p in phases)
     print(head + f" {'LDE+commit':>10} {'ratio':>6}")
     for log_n in range(args.min_log, args.max_log + 1):
@@ -64,8 +66,10 @@ def main() -> None:
         verify_ms = 1000 * (time.perf_counter() - start)
         bare = min(bare_lde_commit(trace) for _ in range(args.repeat))
         cells = " ".join(f"{stats.seconds.get(p, 0.0):>11.3f}" for p in phases)
-        print(f"2^{log_n:<4} {total:>8.3f} {verify_ms:>9.1f} {len(seal) / 1024:>8.1f} {cells} "
-              f"{bare:>10.3f} {total / bare:>6.2f}")
+        print(
+            f"2^{log_n:<4} {total:>8.3f} {verify_ms:>9.1f} {len(seal) / 1024:>8.1f} {cells} "
+            f"{bare:>10.3f} {total / bare:>6.2f}"
+        )
 
 
 if __name__ == "__main__":

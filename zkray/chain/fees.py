@@ -9,9 +9,11 @@ from collections.abc import Sequence
 from statistics import median
 from typing import Any
 
+import aiohttp
 from web3 import AsyncWeb3
 from web3.exceptions import Web3Exception
 
+from zkray.chain.errors import RpcError
 from zkray.chain.nonces import Fees
 
 HISTORY_BLOCKS = 10
@@ -55,5 +57,11 @@ class FeeOracle:
             history = await self._w3.eth.fee_history(HISTORY_BLOCKS, "latest", [REWARD_PERCENTILE])
             return fees_from_history(history["baseFeePerGas"], history.get("reward") or [])
         except (Web3Exception, ValueError, NotImplementedError, KeyError):
+            pass
+        except (OSError, TimeoutError, aiohttp.ClientError) as exc:
+            raise RpcError(f"fee history unavailable: {exc}") from exc
+        try:
             price = await self._w3.eth.gas_price
-            return Fees(max_fee=price, priority_fee=min(price, MIN_PRIORITY_FEE))
+        except (Web3Exception, OSError, TimeoutError, aiohttp.ClientError) as exc:
+            raise RpcError(f"neither eth_feeHistory nor eth_gasPrice answered: {exc}") from exc
+        return Fees(max_fee=price, priority_fee=min(price, MIN_PRIORITY_FEE))

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import AsyncWeb3
@@ -36,6 +37,9 @@ from zkray.chain.nonces import Fees, NonceBook, Slot
 EffectCheck = Callable[[], Awaitable[bool]]
 TRANSFER_GAS = 21_000
 FINISHED_KEPT = 4096
+RECEIPT_TRIES = 3
+# The node did not answer (connection refused or dropped, timeout): nothing is known about the request.
+TRANSPORT_ERRORS = (OSError, TimeoutError, aiohttp.ClientError)
 GAS_HEADROOM = 1.25  # estimates are exact for the state they ran on; state can change before mining
 # Broadcast rejections that say nothing about our transaction itself: retry with a fresh nonce and fees.
 RETRYABLE_REJECTIONS = ("nonce too low", "underpriced", "replacement transaction", "already imported")
@@ -159,7 +163,7 @@ class TxManager:
             estimate = await self.w3.eth.estimate_gas(tx)  # type: ignore[arg-type]
         except ContractLogicError as exc:
             raise from_web3_error(exc) from exc
-        except (TimeoutError, Web3Exception, OSError):
+        except (Web3Exception, *TRANSPORT_ERRORS):
             return call.fallback_gas
         return int(estimate * GAS_HEADROOM)
 
@@ -214,7 +218,7 @@ class TxManager:
                 self.fees.invalidate()
                 raise RpcError(f"broadcast at nonce {nonce} rejected: {exc}") from exc
             raise TransactionError(f"broadcast at nonce {nonce} rejected: {exc}") from exc
-        except (TimeoutError, OSError) as exc:
+        except TRANSPORT_ERRORS as exc:
             # The node may have the transaction even though the answer was lost. Treat it as broadcast:
             # if it never lands, the stuck-transaction replacement re-sends it; never sign a second one.
             _ = exc
@@ -238,7 +242,7 @@ class TxManager:
         while True:
             try:
                 await self.reconcile()
-            except (TimeoutError, Web3Exception, OSError):
+            except (Web3Exception, *TRANSPORT_ERRORS):
                 pass  # the node is unreachable: try again next tick; the book keeps everything
             self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
@@ -267,17 +271,31 @@ class TxManager:
         self._finished[slot.nonce] = fut
         while len(self._finished) > FINISHED_KEPT:
             self._finished.popitem(last=False)
+        for attempt in range(RECEIPT_TRIES):
+            try:
+                receipt = await self._find_receipt(slot)
+                break
+            except (Web3Exception, *TRANSPORT_ERRORS) as exc:
+                if attempt == RECEIPT_TRIES - 1:
+                    # The caller's retry checks the effect on-chain first, so this is safe to surface.
+                    fut.set_exception(RpcError(f"nonce {slot.nonce} was mined but its receipt is unreadable: {exc}"))
+                    return
+                await asyncio.sleep(self._poll_s * (attempt + 1))
+        if receipt is None:
+            fut.set_exception(TxDropped(f"nonce {slot.nonce} was used by a transaction not sent by this manager"))
+        elif slot.filler:
+            fut.set_exception(TxDropped(f"nonce {slot.nonce} was filled with a no-op; send again"))
+        else:
+            fut.set_result(_plain_receipt(receipt))
+
+    async def _find_receipt(self, slot: Slot) -> Any:
+        """The receipt of whichever of our broadcasts at this nonce was mined (newest first), or None."""
         for tx_hash in reversed(slot.hashes):
             try:
-                receipt = await self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+                return await self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
             except TransactionNotFound:
                 continue
-            if slot.filler:
-                fut.set_exception(TxDropped(f"nonce {slot.nonce} was filled with a no-op; send again"))
-            else:
-                fut.set_result(_plain_receipt(receipt))
-            return
-        fut.set_exception(TxDropped(f"nonce {slot.nonce} was used by a transaction not sent by this manager"))
+        return None
 
     async def _fill(self, nonce: int, suggested: Fees) -> None:
         payload = {"to": self.address, "data": b"", "value": 0, "gas": TRANSFER_GAS}
