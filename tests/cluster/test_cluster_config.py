@@ -1,0 +1,149 @@
+"""cluster.yaml and cluster-local.yaml pass the checks `ray up` runs before it touches a cloud.
+
+`ray up` loads the YAML, `prepare_config` fills Ray's provider defaults and merges the set-up commands,
+`validate_config` checks the result against Ray's JSON schema (ray/autoscaler/ray-schema.json) and its
+cross-field rules, then the provider's `bootstrap_config` talks to the cloud. Everything up to that last
+step runs here, offline, with the pinned Ray; the on-premise file goes through the whole of `ray up`'s
+bootstrap (the `local` provider's needs no network). zkray's own expectations (GPU workers declare
+GPUs, the head runs the node, the repository is what gets installed) are checked beside them.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import ray
+import yaml
+from ray._private.label_utils import validate_node_label_syntax, validate_node_labels
+from ray.autoscaler._private.commands import _bootstrap_config
+from ray.autoscaler._private.util import prepare_config, validate_config
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMAND_KEYS = ("initialization_commands", "setup_commands", "head_setup_commands", "worker_setup_commands",
+                "head_start_ray_commands", "worker_start_ray_commands")
+
+
+def load(name: str) -> dict[str, Any]:
+    return yaml.safe_load((ROOT / name).read_text())
+
+
+def ray_up_checks(config: dict[str, Any]) -> dict[str, Any]:
+    """What `ray up` does before the provider's cloud bootstrap."""
+    prepared = prepare_config(copy.deepcopy(config))
+    validate_config(prepared)
+    return prepared
+
+
+def all_commands(config: dict[str, Any]) -> list[str]:
+    return [cmd for key in COMMAND_KEYS for cmd in config.get(key, [])]
+
+
+def test_ray_version_is_pinned_and_installed():
+    """The cluster installs Ray from pyproject.toml; `ray up` must run the same version locally."""
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    pins = [d for d in deps if d.startswith("ray[")]
+    assert pins == [f"ray[default]=={ray.__version__}"]
+
+
+@pytest.mark.parametrize("name", ["cluster.yaml", "cluster-local.yaml"])
+def test_passes_ray_schema_and_config_checks(name):
+    prepared = ray_up_checks(load(name))
+    assert prepared["head_node_type"] in prepared["available_node_types"]
+
+
+def test_aws_gpu_workers_autoscale_and_head_has_no_gpu():
+    prepared = ray_up_checks(load("cluster.yaml"))
+    assert prepared["provider"]["type"] == "aws"
+    types = prepared["available_node_types"]
+    head = types[prepared["head_node_type"]]
+    assert head["resources"]["GPU"] == 0 and head["max_workers"] == 0
+    gpu_types = {k: t for k, t in types.items() if t["resources"].get("GPU", 0) > 0}
+    assert len(gpu_types) >= 2
+    for name, t in gpu_types.items():
+        assert t["min_workers"] == 0, f"{name}: GPU nodes should start on demand"
+        assert t["max_workers"] >= 1
+        assert re.match(r"^(g|p)\d", t["node_config"]["InstanceType"]), f"{name} is not a GPU instance type"
+        gpus = t["resources"]["GPU"]
+        assert sum(v for k, v in t["resources"].items() if k.startswith("accelerator_type:")) == gpus
+        assert int(t["labels"]["zkray/gpu-memory-mib"]) > 0
+    assert sum(t.get("min_workers", 0) for t in types.values()) <= prepared["max_workers"]
+    assert 1 <= prepared["idle_timeout_minutes"] <= 60
+
+
+def test_aws_nodes_share_one_documented_image():
+    """One AMI for every node type (a YAML anchor), so replacing it once is enough."""
+    config = load("cluster.yaml")
+    images = {t["node_config"]["ImageId"] for t in config["available_node_types"].values()}
+    assert len(images) == 1
+    (image,) = images
+    assert image.startswith("ami-")
+    assert "describe-images" in (ROOT / "cluster.yaml").read_text()
+
+
+def test_node_labels_are_valid_ray_labels():
+    for t in load("cluster.yaml")["available_node_types"].values():
+        validate_node_labels(t.get("labels"))
+        validate_node_label_syntax(t.get("labels"))
+
+
+def test_local_passes_the_whole_ray_up_bootstrap():
+    """The `local` provider's bootstrap is offline, so `ray up`'s own function runs to the end."""
+    config = load("cluster-local.yaml")
+    resolved = _bootstrap_config(copy.deepcopy(config), no_config_cache=True)
+    assert resolved["provider"]["type"] == "local"
+    node_type = resolved["available_node_types"][resolved["head_node_type"]]
+    workers = config["provider"]["worker_ips"]
+    assert node_type["min_workers"] == node_type["max_workers"] == len(workers)
+    assert config["provider"]["head_ip"] not in workers
+
+
+@pytest.mark.parametrize("name", ["cluster.yaml", "cluster-local.yaml"])
+def test_installs_this_repository_and_starts_the_node(name):
+    config = load(name)
+    assert config["file_mounts"] == {"~/zkray": "."}
+    assert (ROOT / ".gitignore").is_file() and config["rsync_filter"] == [".gitignore"]
+    setup = " ; ".join(config["setup_commands"] + config.get("head_setup_commands", []))
+    assert "scripts/setup.sh" in setup and (ROOT / "scripts/setup.sh").is_file()
+    head = " ; ".join(config["head_start_ray_commands"])
+    assert "ray start --head" in head and "-m zkray.serve" in head and "RAY_ADDRESS=auto" in head
+    assert "zkray.env" in head
+    assert all("ray start --address=$RAY_HEAD_IP:6379" in c for c in config["worker_start_ray_commands"][1:])
+    # Ray from the venv that pyproject.toml pinned, never a separately installed one.
+    for cmd in config["head_start_ray_commands"] + config["worker_start_ray_commands"]:
+        assert not re.search(r"(^|[;&]\s*)ray ", cmd), cmd
+
+
+@pytest.mark.parametrize("name", ["cluster.yaml", "cluster-local.yaml"])
+def test_every_command_is_valid_bash(name):
+    for cmd in all_commands(ray_up_checks(load(name))):
+        result = subprocess.run(["bash", "-n", "-c", cmd], capture_output=True, text=True, timeout=10)
+        assert result.returncode == 0, f"{cmd!r}: {result.stderr}"
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        lambda c: c["available_node_types"]["gpu.a10g.x1"].pop("resources"),
+        lambda c: c["available_node_types"]["gpu.a10g.x1"]["resources"].update(GPU=0.5),
+        lambda c: c.update(idle_timeout_minutes="ten"),
+        lambda c: c.update(head_node_type="missing"),
+        lambda c: c.update(max_workers=0, available_node_types={
+            **c["available_node_types"],
+            "cpu.c7i": {**c["available_node_types"]["cpu.c7i"], "min_workers": 1}}),
+        lambda c: c.update(unknown_field=1),
+    ],
+    ids=["no-resources", "fractional-gpu", "timeout-type", "head-type", "min-over-max", "unknown-field"],
+)
+def test_the_checks_reject_broken_configs(breakage):
+    """The validation is not vacuous: Ray's checks reject what `ray up` would."""
+    config = load("cluster.yaml")
+    breakage(config)
+    with pytest.raises((jsonschema.ValidationError, ValueError)):
+        ray_up_checks(config)
