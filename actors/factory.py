@@ -42,8 +42,25 @@ def start_program_cache(
     return _actor(ProgramCache, name).remote(capacity, directory, store=RayObjectStore(), **options)
 
 
-def start_proof_cache(
-    directory: str | Path | None, capacity: int, *, name: str | None = None, **options: Any
-) -> Any:
+def start_proof_cache(directory: str | Path | None, capacity: int, *, name: str | None = None, **options: Any) -> Any:
     """The proof cache: receipts written through to `directory`, `capacity` bytes in the object store."""
     return _actor(ProofCache, name).remote(directory, capacity, store=RayObjectStore(), **options)
+
+
+class BreakersHandle:
+    """The breaker actor seen through the plain `CircuitBreakers` methods the proving pool calls
+    (`allow`, `record`, `record_outcome`), each a blocking round trip; the actor's clock decides."""
+
+    def __init__(self, handle: Any, timeout_s: float = 30.0) -> None:
+        self._handle = handle
+        self._timeout_s = timeout_s
+
+    def allow(self, service: str, now: float | None = None) -> bool:
+        allowed: bool = ray.get(self._handle.allow.remote(service, now), timeout=self._timeout_s)
+        return allowed
+
+    def record(self, service: str, ok: bool, now: float | None = None) -> Any:
+        return ray.get(self._handle.record.remote(service, ok, now), timeout=self._timeout_s)
+
+    def record_outcome(self, kind: str, ok: bool, now: float | None = None) -> None:
+        ray.get(self._handle.record_outcome.remote(kind, ok, now), timeout=self._timeout_s)

@@ -10,6 +10,7 @@ import pytest
 from node_support import UnreachableRemote, fib_input
 
 from actors.breakers import CircuitBreakers
+from actors.factory import BreakersHandle, start_circuit_breakers
 from zkray import guests
 from zkray.node.config import ProvingConfig
 from zkray.node.proving import Fault, NoCapableNode, ProveRequest, ProvingPool
@@ -54,28 +55,33 @@ def test_a_hung_and_a_crashed_task_are_killed_and_retried_while_the_others_compl
     assert pool.pending() == 0 and breakers.signals().prove_failure_rate == 2 / 7
 
 
-def test_permanent_errors_fail_at_once_and_a_down_remote_falls_back_to_cpu(ray_session: Any) -> None:
-    breakers = CircuitBreakers(failure_threshold=1)
-    breakers.register("remote_prover")
+def test_permanent_errors_fail_at_once_and_a_down_remote_falls_back_to_cpu(ray_session: Any, tmp_path: Path) -> None:
+    ray = ray_session
+    registry = start_circuit_breakers(failure_threshold=1)  # the breaker actor, as the node shares it
+    ray.get(registry.register.remote("remote_prover"))
     config = ProvingConfig(retry_initial_s=0.05)
-    pool = ProvingPool(RayRuntime(), config, breakers=breakers, remote=UnreachableRemote())
+    pool = ProvingPool(RayRuntime(), config, breakers=BreakersHandle(registry), remote=UnreachableRemote())
     assert pool.runnable == (B.REMOTE, B.CPU)
     pool.set_flags(flags(Mode.UNAVAILABLE, HealthSignals()))  # proving itself is broken: start nothing
     pool.submit(ProveRequest("job-waits", "fib", fib_input(5)))
     assert pool.poll(0.2) == [] and pool.in_flight() == 0 and pool.pending() == 1
     assert pool.cancel("job-waits") and pool.pending() == 0
-    pool.set_flags(flags(Mode.NORMAL, breakers.signals()))
+    pool.set_flags(flags(Mode.NORMAL, ray.get(registry.signals.remote())))
     bad = ProveRequest("job-bad-input", "fib", b"\x01\x02")  # not a u32: the guest refuses it
     good = ProveRequest("job-good", "fib", fib_input(12))
-    done = pool.run([bad, good], deadline_s=180.0)
+    oom = ProveRequest("job-oom", "fib", fib_input(14), fault=Fault("oom", str(tmp_path / "oom")))
+    done = pool.run([bad, good, oom], deadline_s=180.0)
 
     bad_outcome = done["job-bad-input"]
     assert not bad_outcome.ok and isinstance(bad_outcome.error.cause, InputError)  # type: ignore[union-attr]
     assert bad_outcome.backends.count(B.CPU) == 1  # the input error on CPU was final: never tried again
     assert done["job-good"].ok and done["job-good"].backends[-1] is B.CPU
-    assert B.REMOTE in done["job-good"].backends or B.REMOTE in done["job-bad-input"].backends
-    assert breakers.state("remote_prover") is BreakerState.OPEN  # the refused connection counted
-    Receipt.decode(done["job-good"].receipt).verify(FIB)  # type: ignore[arg-type]
+    assert done["job-oom"].ok and done["job-oom"].attempts == 2  # MemoryError in the task: retried
+    assert B.REMOTE in {b for o in done.values() for b in o.backends}
+    assert ray.get(registry.state.remote("remote_prover")) is BreakerState.OPEN  # refused connections count
+    for job_id in ("job-good", "job-oom"):
+        Receipt.decode(done[job_id].receipt).verify(FIB)  # type: ignore[arg-type]
+    ray.kill(registry)
 
 
 def test_a_backend_no_node_can_run_is_never_scheduled(ray_session: Any) -> None:

@@ -34,9 +34,10 @@ PROVERS: dict[str, Callable[[Any, bytes], Receipt]] = {
 @dataclass(frozen=True)
 class Fault:
     """Make the task misbehave once: `hang` sleeps `seconds`, `crash` kills the worker process (as the
-    OOM killer would), `error` raises a retryable error. Fires only while `marker` does not exist."""
+    OOM killer would), `oom` raises MemoryError in the task, `error` raises a retryable error. Fires only
+    while `marker` does not exist."""
 
-    kind: Literal["hang", "crash", "error"]
+    kind: Literal["hang", "crash", "oom", "error"]
     marker: str
     seconds: float = 3600.0
 
@@ -119,5 +120,7 @@ def _trigger(fault: Fault) -> None:
         time.sleep(fault.seconds)
     elif fault.kind == "crash":
         os._exit(137)  # what the OOM killer's SIGKILL looks like to Ray
+    elif fault.kind == "oom":
+        raise MemoryError(f"fault drill: an allocation failed (marker {marker})")
     else:
         raise DrillError(f"fault drill: a transient failure (marker {marker})")

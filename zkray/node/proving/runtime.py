@@ -66,6 +66,8 @@ class RayRuntime:
         try:
             encoded: bytes = ray.get(ref)
         except rex.RayTaskError as err:
+            if isinstance(err.cause, MemoryError):  # the worker ran short: another worker or node may not
+                raise ProveTaskCrashed(f"out of memory inside the prove task: {err.cause}") from None
             if isinstance(err.cause, Exception):
                 raise err.cause from None  # the task's own error, typed as it was raised
             raise
