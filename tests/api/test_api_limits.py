@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import aiohttp
 import pytest
 from api_support import ALICE, BOB, FIB, Api, config, fib_input, poll, wait_state
 
-from zkray.api import BonsaiClient, BonsaiHttpError, PollPolicy, ProveTimeout, SessionFailed
+import zkray
+from zkray.api import (
+    BonsaiClient,
+    BonsaiHttpError,
+    LocalProvingService,
+    PollPolicy,
+    ProveTimeout,
+    SessionFailed,
+    create_app,
+    start,
+)
 
 LONG_N = 1 << 15  # seconds of proving on the CI machine: long enough to be caught running
 
@@ -111,3 +124,37 @@ async def test_client_deadline_stops_the_remote_session(api: Api) -> None:
             await c.prove(FIB, fib_input(LONG_N), timeout=0.3)
         assert e.value.retryable and e.value.session_id is not None
         assert (await c.session_status(e.value.session_id)).status == "ABORTED"
+
+
+async def test_concurrent_creates_cannot_overshoot_the_quota(serve) -> None:
+    api = await serve(config(alice={"concurrent_proofs": 2}), max_concurrent=1)
+    async with api.client(poll=PollPolicy(max_429_retries=0)) as c:
+        inputs = [await c.upload_input(fib_input(LONG_N)) for _ in range(5)]
+        results = await asyncio.gather(*(c.create_session(FIB.hex(), i) for i in inputs), return_exceptions=True)
+        created = [r for r in results if isinstance(r, str)]
+        refused = [r for r in results if isinstance(r, BonsaiHttpError) and r.status == 429]
+        assert len(created) == 2 and len(refused) == 3
+        for session_id in created:
+            await c.stop(session_id)
+
+
+async def test_client_polls_through_a_server_restart(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="zkray.api.client")
+    service = LocalProvingService(max_concurrent=1)
+    cfg = config()
+    runner, url = await start(create_app(service, cfg))
+    port = int(url.rsplit(":", 1)[1])
+    try:
+        async with BonsaiClient(url, ALICE, poll=PollPolicy(initial_s=0.05, max_s=0.1)) as c:
+            session_id = await c.create_session(FIB.hex(), await c.upload_input(fib_input(1 << 13)))
+            waiting = asyncio.create_task(c.wait(session_id, timeout_s=120))
+            await runner.cleanup()  # the server goes away while the client polls ...
+            await asyncio.sleep(0.3)
+            runner, _ = await start(create_app(service, cfg), port=port)  # ... and comes back on the same port
+            status = await waiting
+            assert status.status == "SUCCEEDED"
+            assert "polling session" in caplog.text  # it did meet the gap, and waited it out
+            zkray.verify(await c.download(status.receipt_url or ""), FIB)
+    finally:
+        await runner.cleanup()
+        await service.close()

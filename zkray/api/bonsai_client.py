@@ -59,6 +59,7 @@ class PollPolicy:
     multiplier: float = 2.0
     max_429_retries: int = 8
     max_429_s: float = 30.0
+    max_transient_failures: int = 10  # status polls in a row that may fail (server restarting) before giving up
 
 
 @dataclass(frozen=True)
@@ -208,14 +209,24 @@ class BonsaiClient:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         delay = self._poll.initial_s
+        failures = 0
+        state = "RUNNING"
         while True:
-            status = await self.session_status(session_id)
-            if status.status != "RUNNING":
-                return status
+            try:
+                status = await self.session_status(session_id)
+            except (BonsaiUnreachable, BonsaiHttpError) as e:
+                # A restarting server (refused, 5xx) is waited out; anything else, or too many in a row, is not.
+                failures += 1
+                if not e.retryable or failures > self._poll.max_transient_failures:
+                    raise
+                log.info("polling session %s: %s (%d in a row)", session_id, e, failures)
+            else:
+                if status.status != "RUNNING":
+                    return status
+                failures, state = 0, status.state or "RUNNING"
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise ProveTimeout(f"session {session_id} still {status.state or 'RUNNING'} after {timeout_s:g} s",
-                                   session_id)
+                raise ProveTimeout(f"session {session_id} still {state} after {timeout_s:g} s", session_id)
             await asyncio.sleep(min(delay, remaining))
             delay = min(delay * self._poll.multiplier, self._poll.max_s)
 

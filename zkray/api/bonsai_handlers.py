@@ -188,18 +188,20 @@ async def session_create(request: web.Request) -> web.StreamResponse:
     if data is None:
         raise HttpProblem(404, "InputMissing", f"input {req.input} was not uploaded by this key; "
                           "GET /inputs/upload then PUT the bytes")
-    await key.refresh(state.service)
-    if len(key.active) >= key.config.concurrent_proofs:
-        raise HttpProblem(429, "QuotaExceeded", f"key {key.name} already runs {len(key.active)} sessions "
-                          f"(quota {key.config.concurrent_proofs}); wait for one to finish", {"Retry-After": "1"})
-    if key.cycle_budget_left <= 0:
-        raise HttpProblem(429, "QuotaExceeded", f"key {key.name} has spent its cycle budget of "
-                          f"{key.config.cycle_budget} cycles; ask the operator for more")
-    session_id = await state.service.submit(SessionRequest(
-        image_id=image_id, input=data, owner=key.name, execute_only=req.execute_only,
-        cycle_limit=key.session_cycle_limit(req.exec_cycle_limit),
-    ))
-    key.active.add(session_id)
+    async with key.admission:  # two concurrent creates must not both pass the quota check
+        await key.refresh(state.service)
+        if len(key.active) >= key.config.concurrent_proofs:
+            raise HttpProblem(429, "QuotaExceeded", f"key {key.name} already runs {len(key.active)} sessions "
+                              f"(quota {key.config.concurrent_proofs}); wait for one to finish",
+                              {"Retry-After": "1"})
+        if key.cycle_budget_left <= 0:
+            raise HttpProblem(429, "QuotaExceeded", f"key {key.name} has spent its cycle budget of "
+                              f"{key.config.cycle_budget} cycles; ask the operator for more")
+        session_id = await state.service.submit(SessionRequest(
+            image_id=image_id, input=data, owner=key.name, execute_only=req.execute_only,
+            cycle_limit=key.session_cycle_limit(req.exec_cycle_limit),
+        ))
+        key.active.add(session_id)
     log.info("key %s created session %s (image %s, execute_only=%s)", key.name, session_id, image_id.hex(),
              req.execute_only)
     return _json(CreateSessRes(uuid=session_id))

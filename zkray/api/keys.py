@@ -9,6 +9,7 @@ caps each new session's cycle limit (so a key cannot overspend by more than its 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ class KeyState:
     bucket: TokenBucket
     active: set[str] = field(default_factory=set)
     cycle_usage: int = 0
+    admission: asyncio.Lock = field(default_factory=asyncio.Lock)  # quota check and submit, one at a time
 
     @property
     def name(self) -> str:

@@ -84,6 +84,8 @@ class LocalProvingService:
         if computed != image_id_:
             raise ImageIdMismatch(f"the ELF's image id is {computed.hex()}, not {image_id_.hex()}; "
                                   "upload it under the id zkray computes (zkray.zkvm.rv32im.image_id)")
+        if image_id_ in self._images:
+            return False  # a concurrent upload of the same ELF finished first
         while self._images and self._image_bytes + len(elf) > self._max_image_bytes:
             _, old = self._images.popitem(last=False)  # the oldest upload makes room
             self._image_bytes -= len(old)
