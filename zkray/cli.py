@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from zkray import calibrate
 from zkray.proving import guests, prove
 from zkray.zkvm.errors import ZkvmError
 from zkray.zkvm.guests import by_image_id
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--u32", nargs="+", metavar="N", help="input as little-endian u32 values")
     ex.add_argument("--cycle-limit", type=int, help="stop a guest that runs longer (default 2^26)")
     ex.set_defaults(func=_cmd_execute)
+    calibrate.add_parser(sub)
     return p
 
 
