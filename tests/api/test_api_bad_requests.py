@@ -238,3 +238,35 @@ async def test_fuzzed_requests_never_get_a_5xx(api: Api) -> None:
     seen = await asyncio.to_thread(fuzz, api.url)
     assert {400, 401, 404} <= seen
     await still_serving(api)
+
+
+async def test_a_trickling_upload_is_cut_off_by_the_handler_timeout(serve) -> None:
+    api = await serve(config(handler_timeout_s=0.5))
+    h = {"x-api-key": ALICE}
+    async with aiohttp.ClientSession() as http, http.get(f"{api.url}/inputs/upload", headers=h) as r:
+        slot = UploadRes.model_validate(await r.json())
+    host, port = api.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        path = slot.url.removeprefix(api.url)
+        writer.write(f"PUT {path} HTTP/1.1\r\nHost: {host}\r\nx-api-key: {ALICE}\r\nContent-Length: 1000\r\n\r\n"
+                     .encode() + b"x" * 10)  # promise 1000 bytes, send 10, then stall
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=30)
+        assert head.startswith(b"HTTP/1.1 503"), head
+    finally:
+        writer.close()
+    await still_serving(api)
+
+
+async def test_a_deleted_input_cannot_start_a_session(api: Api, http: aiohttp.ClientSession) -> None:
+    h = {"x-api-key": ALICE}
+    async with api.client() as c:
+        input_id = await c.upload_input(fib_input(5))
+        async with http.delete(f"{api.url}/inputs/{input_id}", headers={"x-api-key": BOB}) as r:
+            assert r.status == 404  # not bob's to delete
+        async with http.delete(f"{api.url}/inputs/{input_id}", headers=h) as r:
+            assert r.status == 200
+        with pytest.raises(BonsaiHttpError) as e:
+            await c.create_session(FIB.hex(), input_id)
+        assert e.value.status == 404 and e.value.type == "InputMissing"
