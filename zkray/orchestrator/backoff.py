@@ -51,7 +51,7 @@ class FetchBackoff:
         return self._honour(self._next(ErrorKind.RATE_LIMITED), retry_after_s)
 
     def on_error(self, retry_after_s: float | None = None) -> float:
-        """A failed request that was not a 404 (it does not count toward giving up)."""
+        """A failed request that was not a 404, or one that brought only duplicates (not counted as a 404)."""
         return self._honour(self._next(ErrorKind.RETRYABLE), retry_after_s)
 
     def _honour(self, wait: float, retry_after_s: float | None) -> float:

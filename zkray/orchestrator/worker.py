@@ -196,8 +196,8 @@ class PullWorker:
             wait = backoff.on_error(getattr(e, "retry_after_s", None))
             log.warning("fetching tasks failed (%s); next request in %.2f s", e, wait)
             return wait
-        backoff.on_tasks()
         now = time.monotonic()
+        added = 0
         for task in tasks:
             if self.recent.check_and_add(task.task_id, now):
                 self.stats.duplicates_skipped += 1
@@ -209,8 +209,11 @@ class PullWorker:
                 log.warning("queue full; task %s left for the orchestrator to serve again", task.task_id)
                 continue
             self._open += 1
+            added += 1
             self.stats.tasks_fetched += 1
-        return 0.0
+        if added == 0:  # only tasks already held: asking again at once would spin
+            return backoff.on_error()
+        return backoff.on_tasks()
 
     # -- prove ---------------------------------------------------------------------------------------
 
