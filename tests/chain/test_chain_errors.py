@@ -20,8 +20,9 @@ from zkray.chain.txmanager import TxManager
 
 Scenario = Callable[[Devnet], Awaitable[object]]
 SCENARIOS: dict[str, Scenario] = {}
-# OpenZeppelin errors that a correct deployment cannot reach: EIP-712 constructor string checks, a zero
-# initial owner, and the re-entrancy guard (a re-entrant callback is caught by try/catch as CallbackFailed).
+# OpenZeppelin errors no caller sees: EIP-712 constructor string checks and a zero initial owner cannot
+# happen in a correct deployment; the re-entrancy guard's error only reaches a re-entrant callback, whose
+# revert the engine catches (test_chain_lifecycle checks it arrives in CallbackFailed).
 UNREACHABLE = {"InvalidShortString", "StringTooLong", "OwnableInvalidOwner", "ReentrancyGuardReentrantCall"}
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 from chain_support import (
     TIP,
     attest,
     balance,
+    deploy,
     engine_as,
     events_named,
     fib_receipt,
@@ -16,6 +18,7 @@ from chain_support import (
 
 from zkray.chain.client import RequestStatus
 from zkray.chain.devnet import Devnet
+from zkray.chain.errors import AlreadyClaimed, ReentrancyGuardReentrantCall, TxReverted, decode_revert
 
 DECAY = 30 * 60
 CLAIM_WINDOW = 10 * 60
@@ -190,3 +193,44 @@ def _abi(name: str) -> list[dict[str, object]]:
     from zkray.chain.artifacts import abi
 
     return abi(name)
+
+
+async def test_a_reentrant_callback_is_stopped_by_the_guard_and_reported(chain: Devnet) -> None:
+    receipt = fib_receipt()
+    roles = chain.roles
+    assert roles is not None
+    reentrant = deploy(chain, "ReentrantCallback")
+    async with engine_as(chain, roles.requesters[0]) as requester, engine_as(chain, roles.provers[0]) as prover:
+        request_id, _ = await requester.request_execution(receipt.image_id, b"\6" * 32, "", tip=TIP, callback=reentrant)
+        await prover.claim_execution(request_id)
+        outcome = await prover.submit_proof(request_id, attest(chain, receipt), receipt.journal)
+        [failed] = events_named(prover, outcome.logs, "CallbackFailed")
+        assert isinstance(decode_revert(failed["reason"]), ReentrancyGuardReentrantCall)
+        assert (await prover.get_request(request_id)).status is RequestStatus.COMPLETED
+
+
+async def test_the_loser_of_a_claim_race_gets_the_decoded_revert(chain: Devnet) -> None:
+    """Two provers claim in the same block: both estimates pass, one claim lands, the other reverts
+    on-chain, and its error says who holds the claim."""
+    roles = chain.roles
+    assert roles is not None
+    async with (
+        engine_as(chain, roles.requesters[0]) as requester,
+        engine_as(chain, roles.provers[0]) as first,
+        engine_as(chain, roles.provers[1]) as second,
+    ):
+        request_id, _ = await requester.request_execution(image_id(), b"\7" * 32, "", tip=TIP)
+        chain.rpc("evm_setAutomine", False)
+        claims = [asyncio.create_task(c.claim_execution(request_id)) for c in (first, second)]
+        for _ in range(500):  # bounded: wait until both claims are in the pool
+            if int(str(chain.rpc("txpool_status")["pending"]), 0) == 2:
+                break
+            await asyncio.sleep(0.01)
+        chain.mine()
+        results = await asyncio.wait_for(asyncio.gather(*claims, return_exceptions=True), 30)
+        [won] = [r for r in results if not isinstance(r, BaseException)]
+        [lost] = [r for r in results if isinstance(r, BaseException)]
+        assert won.block_number and isinstance(lost, TxReverted)
+        assert isinstance(lost.cause, AlreadyClaimed)
+        winner = (await first.get_request(request_id)).claimant
+        assert lost.cause.args_by_name["claimant"].lower() == str(winner).lower()

@@ -226,10 +226,11 @@ class TxManager:
         return tx_hash
 
     async def _revert_reason(self, payload: dict[str, Any], receipt: dict[str, Any]) -> ContractError | None:
-        # Replaying on the parent block is exact when the transaction was first in its block, close otherwise.
+        # Replayed on the state after its block: when another transaction in the same block made it revert
+        # (two provers racing for one claim), that is the state that explains the revert.
         tx = {"from": self.address, **payload}
         try:
-            await self.w3.eth.call(tx, receipt["blockNumber"] - 1)  # type: ignore[arg-type]
+            await self.w3.eth.call(tx, receipt["blockNumber"])  # type: ignore[arg-type]
         except ContractLogicError as exc:
             return from_web3_error(exc)
         except Web3Exception:

@@ -61,3 +61,15 @@ contract RejectingRequester {
         require(acceptEther, "ether refused");
     }
 }
+
+interface IEngineSubmit {
+    function submitProof(uint256 requestId, bytes calldata seal, bytes calldata journal) external;
+}
+
+/// @notice Test helper: a callback that re-enters the engine. The re-entrancy guard rejects the inner
+///         call, and the engine reports the callback's revert as CallbackFailed.
+contract ReentrantCallback is IExecutionCallback {
+    function onExecutionCompleted(uint256 requestId, bytes32, bytes calldata journal) external {
+        IEngineSubmit(msg.sender).submitProof(requestId, "", journal);
+    }
+}
