@@ -1,4 +1,4 @@
-"""A local chain for laptops and tests: anvil (npm `@foundry-rs/anvil`, pinned) on an ephemeral loopback
+"""A local chain for laptops and tests: anvil (npm, pinned; see docs/chain.md) on an ephemeral loopback
 port, with the engine, registry and attestation verifier deployed, the built-in guests registered and
 prover, requester and attester accounts funded.
 
@@ -80,7 +80,10 @@ def anvil_binary() -> Path:
     for path in candidates:
         if path.exists():
             return path
-    raise DevnetError(f"anvil not found in {REPO_ROOT / 'node_modules'}: run scripts/setup.sh (npm ci)")
+    raise DevnetError(
+        f"anvil not found in {REPO_ROOT / 'node_modules'}: run scripts/setup.sh (npm ci); on a platform other"
+        " than linux-x64, add the matching @foundry-rs/anvil-<os>-<arch>@1.7.1 to package.json"
+    )
 
 
 def builtin_guests() -> dict[str, bytes]:
