@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -41,6 +42,7 @@ from zkray.api.models import (
     VersionInfo,
 )
 from zkray.api.service import SessionRequest, SessionStatus, SessionView
+from zkray.api.uploads import UploadStore
 from zkray.zkvm.errors import ReceiptError
 from zkray.zkvm.receipt import Receipt
 
@@ -145,26 +147,35 @@ def _upload_url(kind: str) -> Handler:
     return handler
 
 
+async def _put_upload(request: web.Request, store: UploadStore, limit: int, what: str, missing: str,
+                      check: Callable[[bytes], None] | None = None) -> web.StreamResponse:
+    """Fill a slot reserved by `GET /{kind}/upload`: 200 stored, 204 already filled (the first upload stays)."""
+    owner = caller(request).name
+    upload_id = _upload_id(request.match_info["uuid"])
+    if not store.is_reserved(owner, upload_id):
+        raise HttpProblem(404, missing, f"no {what} slot {upload_id}; GET /{what}s/upload for one")
+    data = await read_body(request, limit, f"the {what}")
+    if check is not None:
+        check(data)
+    return web.Response(status=200 if store.put(owner, upload_id, data) else 204)
+
+
 async def input_upload_put(request: web.Request) -> web.StreamResponse:
-    state, owner = _state(request), caller(request).name
-    upload_id = _upload_id(request.match_info["uuid"])
-    if not state.inputs.is_reserved(owner, upload_id):
-        raise HttpProblem(404, "InputMissing", f"no input slot {upload_id}; GET /inputs/upload for one")
-    data = await read_body(request, state.config.max_input_bytes, "the input")
-    return web.Response(status=200 if state.inputs.put(owner, upload_id, data) else 204)
+    state = _state(request)
+    return await _put_upload(request, state.inputs, state.config.max_input_bytes, "input", "InputMissing")
 
 
-async def receipt_upload_put(request: web.Request) -> web.StreamResponse:
-    state, owner = _state(request), caller(request).name
-    upload_id = _upload_id(request.match_info["uuid"])
-    if not state.receipts.is_reserved(owner, upload_id):
-        raise HttpProblem(404, "ReceiptMissing", f"no receipt slot {upload_id}; GET /receipts/upload for one")
-    data = await read_body(request, state.config.max_receipt_bytes, "the receipt")
+def _check_receipt(data: bytes) -> None:
     try:
         Receipt.decode(data)
     except ReceiptError as e:
         raise HttpProblem(400, "ReceiptInvalid", f"not a zkray receipt: {e}") from None
-    return web.Response(status=200 if state.receipts.put(owner, upload_id, data) else 204)
+
+
+async def receipt_upload_put(request: web.Request) -> web.StreamResponse:
+    state = _state(request)
+    return await _put_upload(request, state.receipts, state.config.max_receipt_bytes, "receipt", "ReceiptMissing",
+                             _check_receipt)
 
 
 async def input_delete(request: web.Request) -> web.StreamResponse:
