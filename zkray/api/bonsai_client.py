@@ -14,9 +14,9 @@ import json
 import logging
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
-from yarl import URL
 
 from zkray.api.errors import (
     BonsaiHttpError,
@@ -77,7 +77,7 @@ class BonsaiClient:
     def __init__(self, url: str, api_key: str, *, version: str = DEFAULT_VERSION, request_timeout_s: float = 30.0,
                  poll: PollPolicy | None = None) -> None:
         self.url = url.rstrip("/")
-        self._origin = URL(self.url).origin()
+        self._origin = _origin(self.url)
         self._key = api_key
         self._version = version
         self._timeout = aiohttp.ClientTimeout(total=request_timeout_s)
@@ -102,7 +102,7 @@ class BonsaiClient:
 
     def _headers(self, url: str) -> dict[str, str]:
         headers = {VERSION_HEADER: self._version}
-        if URL(url).origin() == self._origin:  # a URL the server hands out elsewhere never sees the key
+        if _origin(url) == self._origin:  # a URL the server hands out elsewhere never sees the key
             headers[API_KEY_HEADER] = self._key
         return headers
 
@@ -122,14 +122,14 @@ class BonsaiClient:
                     # A 429 with Retry-After is "wait" (rate, concurrency); without it ("budget spent") it is final.
                     if r.status == 429 and "Retry-After" in r.headers and attempt < self._poll.max_429_retries:
                         wait = _retry_after(r.headers.get("Retry-After"), self._poll.max_429_s)
-                        log.info("%s %s: 429, waiting %.1f s", method, URL(url).path, wait)
+                        log.info("%s %s: 429, waiting %.1f s", method, urlsplit(url).path, wait)
                     else:
                         payload = await _read_limited(r, limit)
                         if r.status >= 400:
                             raise _http_error(r.status, payload, r.headers.get("Retry-After"))
                         return r.status, payload
             except (aiohttp.ClientError, TimeoutError) as e:
-                raise BonsaiUnreachable(f"{method} {URL(url).path}: {type(e).__name__}: {e}") from e
+                raise BonsaiUnreachable(f"{method} {urlsplit(url).path}: {type(e).__name__}: {e}") from e
             await asyncio.sleep(wait)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -302,6 +302,17 @@ async def _read_limited(resp: aiohttp.ClientResponse, limit: int) -> bytes:
         if len(body) > limit:
             raise BonsaiHttpError(502, "ResponseTooLarge", f"the server's answer exceeds {limit} bytes")
     return bytes(body)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in: what decides where the key may go."""
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:  # a port that is not a port: matches no origin, so it never gets the key
+        return "", "", None
+    return scheme, (parts.hostname or "").lower(), port
 
 
 def _retry_after(value: str | None, cap: float) -> float:
