@@ -119,3 +119,19 @@ async def test_guest_exit_code_fails_an_elf_session() -> None:
         assert "exited with code" in ((await service.status(s)).error or "")
     finally:
         await service.close()
+
+
+async def test_a_session_that_times_out_in_the_queue_never_starts() -> None:
+    clock = [0.0]
+    service = LocalProvingService(max_concurrent=1, session_timeout_s=10.0, clock=lambda: clock[0])
+    try:
+        running = await service.submit(request(LONG_N, execute_only=False))
+        queued = await service.submit(request(3))
+        await asyncio.sleep(0.05)
+        clock[0] = 11.0  # the queued session is now past its limit before it ever got a worker
+        await service.stop(running)  # ends the session; its thread keeps the worker until the proof returns
+        assert await until_final(service, queued) is SessionStatus.TIMED_OUT
+        view = await service.status(queued)
+        assert "in the queue" in (view.error or "") and "executing" not in await service.logs(queued)
+    finally:
+        await service.close()

@@ -133,6 +133,11 @@ class LocalProvingService:
         async with self._slots:
             if s.status is not SessionStatus.RUNNING:
                 return  # stopped while queued
+            remaining = self._timeout_s - (self._clock() - s.created)
+            if remaining <= 0:  # the queue took all its time: do not start work whose result would be dropped
+                self._finish(s, SessionStatus.TIMED_OUT, f"the session waited past its {self._timeout_s:g} s limit "
+                             "in the queue; the node is overloaded, retry later")
+                return
             s.state = "Executor"
             loop = asyncio.get_running_loop()
 
@@ -142,8 +147,7 @@ class LocalProvingService:
 
             future = loop.run_in_executor(self._pool, run, work, progress, self._elf_prover)
             try:
-                remaining = self._timeout_s - (self._clock() - s.created)
-                outcome = await asyncio.wait_for(asyncio.shield(future), max(remaining, 0.001))
+                outcome = await asyncio.wait_for(asyncio.shield(future), remaining)
             except TimeoutError:
                 self._finish(s, SessionStatus.TIMED_OUT, f"the session ran past its {self._timeout_s:g} s limit")
                 await asyncio.gather(future, return_exceptions=True)  # keep the slot until the thread is done
