@@ -134,8 +134,9 @@ class PullWorker:
                     t.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
             for t in loops:
-                if not t.cancelled() and t.exception() is not None:
-                    raise t.exception()  # type: ignore[misc]
+                error = None if t.cancelled() else t.exception()
+                if error is not None:
+                    raise error
             await self._report(client)
         log.info("pull worker %s stopped: %s", self.node_id, self.stats)
         return self.stats
