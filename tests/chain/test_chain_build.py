@@ -40,3 +40,10 @@ def test_decode_revert_handles_custom_errors_messages_and_panics() -> None:
     assert isinstance(panic, errors.Panic) and panic.args_by_name == {"code": "0x11"}
     unknown = errors.decode_revert(b"\xde\xad\xbe\xef")
     assert type(unknown) is errors.ContractError and unknown.name == "UnknownError"
+
+
+def test_public_surface_resolves() -> None:
+    import zkray.chain
+
+    for name in zkray.chain.__all__:
+        assert getattr(zkray.chain, name).__name__ == name

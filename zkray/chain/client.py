@@ -102,6 +102,9 @@ class EngineClient:
     async def get_pending_requests(self, offset: int = 0, limit: int = 100) -> list[int]:
         return [int(i) for i in await self._view("getPendingRequests", offset, limit)]
 
+    async def pending_count(self) -> int:
+        return int(await self._view("pendingCount"))
+
     async def get_prover_stats(self, prover: str) -> ProverStats:
         raw = await self._view("getProverStats", prover)
         return ProverStats(claims=raw[0], completions=raw[1], expired_claims=raw[2], earned=raw[3])
