@@ -28,14 +28,25 @@ async def end_to_end(tmp: Path) -> None:
     await server.start()
     for n in range(N_TASKS):
         server.add_task("fast-fib", struct.pack("<I", 10 + n % 40))
-    config = WorkerConfig(orchestrator_url=server.url, key_file=tmp / "k", key_env="UNSET_BENCH_KEY", provers=2,
-                          backoff_initial_s=0.01, backoff_max_s=0.05, idle_poll_s=0.01, max_404s=1, seed=1)
+    config = WorkerConfig(
+        orchestrator_url=server.url,
+        key_file=tmp / "k",
+        key_env="UNSET_BENCH_KEY",
+        provers=2,
+        backoff_initial_s=0.01,
+        backoff_max_s=0.05,
+        idle_poll_s=0.01,
+        max_404s=1,
+        seed=1,
+    )
     started = time.perf_counter()
     stats = await PullWorker(config).run(asyncio.Event())
     elapsed = time.perf_counter() - started
     await server.stop()
-    print(f"end to end: {stats.proofs_submitted}/{N_TASKS} accepted in {elapsed:.2f} s = "
-          f"{stats.proofs_submitted / elapsed:.1f} proofs/s (mean prove {stats.mean_prove_seconds * 1000:.0f} ms)")
+    print(
+        f"end to end: {stats.proofs_submitted}/{N_TASKS} accepted in {elapsed:.2f} s = "
+        f"{stats.proofs_submitted / elapsed:.1f} proofs/s (mean prove {stats.mean_prove_seconds * 1000:.0f} ms)"
+    )
 
 
 async def poll_rate() -> None:
@@ -71,8 +82,10 @@ async def submit_latency() -> None:
             await client.submit("bench", key, task.task_id, proof)
             times.append(time.perf_counter() - started)
     await server.stop()
-    print(f"submission (hash, sign, verify receipt, HTTP): median {statistics.median(times) * 1000:.1f} ms, "
-          f"proof {len(proofs[0])} bytes")
+    print(
+        f"submission (hash, sign, verify receipt, HTTP): median {statistics.median(times) * 1000:.1f} ms, "
+        f"proof {len(proofs[0])} bytes"
+    )
 
 
 async def main() -> None:

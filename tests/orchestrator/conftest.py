@@ -61,4 +61,3 @@ def worker_config(tmp_path: Path) -> Callable[..., WorkerConfig]:
         return WorkerConfig(**fields)
 
     return make
-

@@ -21,17 +21,19 @@ def fib_initial_inputs(n: int, a: int, b: int) -> bytes:
 
 async def post(url: str, body: bytes, content_type: str = CONTENT_TYPE) -> tuple[int, bytes, dict[str, str]]:
     """One raw POST: (status, body, headers)."""
-    async with aiohttp.ClientSession() as session, session.post(
-        url, data=body, headers={"Content-Type": content_type}
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=body, headers={"Content-Type": content_type}) as resp,
+    ):
         return resp.status, await resp.read(), dict(resp.headers)
 
 
 async def fetch(server_url: str, key: NodeKey, node_id: str = "n1", max_tasks: int = 1) -> list[pb.Task]:
     status, body, _ = await post(
         server_url + "/v3/tasks",
-        pb.GetProofTaskRequest(node_id=node_id, ed25519_public_key=key.public_bytes, max_tasks=max_tasks)
-        .SerializeToString(),
+        pb.GetProofTaskRequest(
+            node_id=node_id, ed25519_public_key=key.public_bytes, max_tasks=max_tasks
+        ).SerializeToString(),
     )
     assert status == 200, body
     answer = pb.GetProofTaskResponse()
@@ -39,13 +41,24 @@ async def fetch(server_url: str, key: NodeKey, node_id: str = "n1", max_tasks: i
     return list(answer.tasks)
 
 
-def submission(task_id: str, proof: bytes, key: NodeKey, *, node_id: str = "n1",
-               tamper: Callable[[pb.SubmitProofRequest], None] | None = None) -> bytes:
+def submission(
+    task_id: str,
+    proof: bytes,
+    key: NodeKey,
+    *,
+    node_id: str = "n1",
+    tamper: Callable[[pb.SubmitProofRequest], None] | None = None,
+) -> bytes:
     """A correctly signed SubmitProofRequest, optionally altered by `tamper` before encoding."""
     hash_hex = proof_hash(proof)
     req = pb.SubmitProofRequest(
-        task_id=task_id, node_id=node_id, node_type=pb.CLI_PROVER, proof=proof, proof_hash=hash_hex,
-        signature=sign_submission(key.private, task_id, hash_hex), ed25519_public_key=key.public_bytes,
+        task_id=task_id,
+        node_id=node_id,
+        node_type=pb.CLI_PROVER,
+        proof=proof,
+        proof_hash=hash_hex,
+        signature=sign_submission(key.private, task_id, hash_hex),
+        ed25519_public_key=key.public_bytes,
     )
     if tamper is not None:
         tamper(req)

@@ -22,8 +22,8 @@ async def test_tasks_are_served_in_batches_capped_by_the_server_then_404(start_s
     assert (task.task_id, task.program_id, task.public_inputs) == ("t-000001", "fast-fib", fib_inputs(0))
     assert task.deadline.seconds > task.created_at.seconds
     status, body, _ = await post(
-        server.url + "/v3/tasks", pb.GetProofTaskRequest(node_id="n1", ed25519_public_key=node_key.public_bytes)
-        .SerializeToString(),
+        server.url + "/v3/tasks",
+        pb.GetProofTaskRequest(node_id="n1", ed25519_public_key=node_key.public_bytes).SerializeToString(),
     )
     assert (status, body) == (404, b"no tasks available")
 

@@ -16,8 +16,9 @@ from zkray.policy.retry import ErrorKind, RetryPolicy
 class FetchBackoff:
     """Counts consecutive fetch failures and turns them into waits."""
 
-    def __init__(self, initial_s: float, max_s: float, jitter: float, max_404s: int, max_retry_after_s: float,
-                 rng: random.Random) -> None:
+    def __init__(
+        self, initial_s: float, max_s: float, jitter: float, max_404s: int, max_retry_after_s: float, rng: random.Random
+    ) -> None:
         self.policy = RetryPolicy(
             max_attempts=1, initial_delay_s=initial_s, max_delay_s=max(initial_s, max_s), multiplier=2.0,
             jitter=jitter, rate_limit_factor=1.0,

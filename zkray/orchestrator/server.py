@@ -66,8 +66,9 @@ class OrchestratorServer:
 
     # -- tasks ---------------------------------------------------------------------------------------
 
-    def add_task(self, program_id: str, public_inputs: bytes, ttl_s: float | None = None,
-                 task_id: str | None = None) -> str:
+    def add_task(
+        self, program_id: str, public_inputs: bytes, ttl_s: float | None = None, task_id: str | None = None
+    ) -> str:
         """Queue a task; raises UnknownProgram/InputError now rather than when a node proves it."""
         programs.check_inputs(program_id, public_inputs)
         return self.book.add(program_id, public_inputs, self.clock(), ttl_s or self.config.task_ttl_s, task_id)

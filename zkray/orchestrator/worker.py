@@ -295,7 +295,11 @@ class PullWorker:
             await self._report(client)
 
 
-async def run_worker(config: WorkerConfig, prove_fn: ProveFn | None = None, cancel: asyncio.Event | None = None,
-                     key: NodeKey | None = None) -> WorkerStats:
+async def run_worker(
+    config: WorkerConfig,
+    prove_fn: ProveFn | None = None,
+    cancel: asyncio.Event | None = None,
+    key: NodeKey | None = None,
+) -> WorkerStats:
     """Run a pull worker until `cancel` is set or it has run out of tasks; returns its statistics."""
     return await PullWorker(config, key, prove_fn).run(cancel or asyncio.Event())
