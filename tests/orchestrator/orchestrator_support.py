@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import aiohttp
 
-from zkray.orchestrator import NodeKey, proof_hash, sign_submission
+from zkray.orchestrator import NodeKey
+from zkray.orchestrator.client import submission_request
 from zkray.orchestrator.wire import CONTENT_TYPE, pb
 
 
@@ -50,16 +51,7 @@ def submission(
     tamper: Callable[[pb.SubmitProofRequest], None] | None = None,
 ) -> bytes:
     """A correctly signed SubmitProofRequest, optionally altered by `tamper` before encoding."""
-    hash_hex = proof_hash(proof)
-    req = pb.SubmitProofRequest(
-        task_id=task_id,
-        node_id=node_id,
-        node_type=pb.CLI_PROVER,
-        proof=proof,
-        proof_hash=hash_hex,
-        signature=sign_submission(key.private, task_id, hash_hex),
-        ed25519_public_key=key.public_bytes,
-    )
+    req = submission_request(node_id, key, task_id, proof)
     if tamper is not None:
         tamper(req)
     return req.SerializeToString()

@@ -33,6 +33,21 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def submission_request(node_id: str, key: NodeKey, task_id: str, proof: bytes) -> pb.SubmitProofRequest:
+    """The signed submission of `proof` for `task_id` (see `signing` for exactly what is signed)."""
+    hash_hex = proof_hash(proof)
+    return pb.SubmitProofRequest(
+        task_id=task_id,
+        node_id=node_id,
+        node_type=pb.CLI_PROVER,
+        proof=proof,
+        proof_hash=hash_hex,
+        signature=sign_submission(key.private, task_id, hash_hex),
+        ed25519_public_key=key.public_bytes,
+        signature_version=SIGNATURE_VERSION,
+    )
+
+
 class OrchestratorClient:
     """POSTs protobuf to one orchestrator; raises `OrchestratorHttpError` (status 0: no answer)."""
 
@@ -71,17 +86,7 @@ class OrchestratorClient:
 
     async def submit(self, node_id: str, key: NodeKey, task_id: str, proof: bytes) -> pb.SubmitProofResponse:
         """Hash, sign and submit one proof; a refusal raises `OrchestratorHttpError` with its status."""
-        hash_hex = proof_hash(proof)
-        req = pb.SubmitProofRequest(
-            task_id=task_id,
-            node_id=node_id,
-            node_type=pb.CLI_PROVER,
-            proof=proof,
-            proof_hash=hash_hex,
-            signature=sign_submission(key.private, task_id, hash_hex),
-            ed25519_public_key=key.public_bytes,
-            signature_version=SIGNATURE_VERSION,
-        )
+        req = submission_request(node_id, key, task_id, proof)
         return await self._post("/v3/tasks/submit", req, pb.SubmitProofResponse)
 
     async def report_stats(self, report: pb.NodeStatsReport) -> pb.NodeStatsAck:
