@@ -30,7 +30,7 @@ GiB = 1 << 30
 
 @pytest.fixture(scope="module")
 def measured() -> Calibration:
-    return measure([5, 6, 7], repeat=1, memory_log_rows=7)
+    return measure([5, 6, 7], repeat=3, memory_log_rows=7)
 
 
 def synthetic(bytes_per_row: int = 3000, gpus: list[Gpu] | None = None) -> Calibration:
@@ -53,7 +53,8 @@ def test_measure_proves_each_size(measured):
         assert sum(p.phases.values()) <= p.seconds
     assert measured.peak_khz == max(p.khz for p in measured.points)
     assert measured.fixed_s >= 0 and measured.s_per_row > 0
-    assert measured.air == "fib" and measured.main_width == BUILTIN_GUESTS["fib"].air.main_width
+    assert measured.air == cal_mod.CALIBRATION_GUEST
+    assert measured.main_width == BUILTIN_GUESTS[cal_mod.CALIBRATION_GUEST].air.main_width
     assert measured.max_log_rows_secure == 20  # docs/stark.md: >= 100 bits up to 2^20 rows at blowup 4
 
 
