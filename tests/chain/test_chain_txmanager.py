@@ -102,3 +102,21 @@ async def test_a_rejected_broadcast_gives_the_nonce_back(chain: Devnet) -> None:
             assert outcome.block_number and tx.stats["fillers"] == 0
     finally:
         await w3.provider.disconnect()
+
+
+async def test_another_wallet_using_the_account_is_absorbed(chain: Devnet) -> None:
+    """Transactions sent from the same account outside the manager: the next send re-syncs and lands."""
+    assert chain.roles is not None
+    sender, sink = chain.roles.spare[0], chain.roles.spare[1].address
+    w3 = async_w3(chain)
+    try:
+        async with TxManager(w3, sender.key) as tx:
+            await tx.send(TxCall(to=sink, value=1, gas=21_000))
+            for _ in range(3):  # anvil signs for its unlocked accounts: a second wallet
+                chain.rpc("eth_sendTransaction", {"from": sender.address, "to": sink, "value": "0x1"})
+            outcome = await asyncio.wait_for(tx.send(TxCall(to=sink, value=2, gas=21_000)), 20)
+            assert outcome.block_number and tx.stats["retries"] == 1
+            mined = await w3.eth.get_transaction(outcome.tx_hash)  # type: ignore[arg-type]
+            assert mined["nonce"] == 4
+    finally:
+        await w3.provider.disconnect()

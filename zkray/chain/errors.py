@@ -4,6 +4,7 @@
     ├── BuildError              contracts cannot be compiled, or an artifact is missing
     ├── DevnetError             anvil did not start, or deployment failed
     ├── RpcError                the node did not answer or answered with a JSON-RPC error
+    │   └── NonceTooLow         another wallet used the account's nonce; the manager re-synced
     ├── TransactionError        a transaction did not have its effect
     │   ├── TxDropped           its nonce was used by another transaction (replacement, gap fill)
     │   ├── TxReverted          it was mined and reverted; `.cause` holds the decoded ContractError
@@ -42,6 +43,10 @@ class DevnetError(ChainError):
 
 class RpcError(ChainError):
     """The node failed to answer a call; usually transient, so callers may retry."""
+
+
+class NonceTooLow(RpcError):
+    """The account's nonce moved on outside this manager (another wallet); it re-syncs, so retrying works."""
 
 
 class TransactionError(ChainError):

@@ -104,6 +104,10 @@ class NonceBook:
         self._slots[nonce] = Slot(nonce, SlotState.RESERVED, reserved_at=now)
         return nonce
 
+    def observe_chain(self, pending: int) -> None:
+        """The chain's pending count is ahead of us (another wallet sent): never hand out those nonces."""
+        self.next_nonce = max(self.next_nonce, pending)
+
     def broadcast(self, nonce: int, tx_hash: str, fees: Fees, payload: Any, now: float) -> None:
         """Record the broadcast at a reserved `nonce`; LeaseExpired if a filler took it meanwhile."""
         slot = self._slots.get(nonce)

@@ -25,6 +25,7 @@ from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Excepti
 
 from zkray.chain.errors import (
     ContractError,
+    NonceTooLow,
     RpcError,
     TransactionError,
     TxDropped,
@@ -42,7 +43,7 @@ RECEIPT_TRIES = 3
 TRANSPORT_ERRORS = (OSError, TimeoutError, aiohttp.ClientError)
 GAS_HEADROOM = 1.25  # estimates are exact for the state they ran on; state can change before mining
 # Broadcast rejections that say nothing about our transaction itself: retry with a fresh nonce and fees.
-RETRYABLE_REJECTIONS = ("nonce too low", "underpriced", "replacement transaction", "already imported")
+RETRYABLE_REJECTIONS = ("underpriced", "replacement transaction", "already imported")
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,11 @@ class TxManager:
         payload = {"to": call.to, "data": call.data, "value": call.value, "gas": gas}
         try:
             tx_hash = await self._broadcast(nonce, payload, fees)
+        except NonceTooLow:
+            self.abandon(nonce)
+            pending = await self.w3.eth.get_transaction_count(self.address, "pending")  # type: ignore[arg-type]
+            self.book.observe_chain(pending)
+            raise
         except BaseException:
             self.abandon(nonce)
             raise
@@ -214,6 +220,8 @@ class TxManager:
             message = str(exc).lower()
             if "already known" in message:
                 return tx_hash  # the node has exactly this transaction: it is broadcast
+            if "nonce too low" in message:
+                raise NonceTooLow(f"broadcast at nonce {nonce} rejected: {exc}") from exc
             if any(r in message for r in RETRYABLE_REJECTIONS):
                 self.fees.invalidate()
                 raise RpcError(f"broadcast at nonce {nonce} rejected: {exc}") from exc
