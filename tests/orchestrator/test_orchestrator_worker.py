@@ -44,6 +44,7 @@ async def test_fifty_tasks_fetched_in_batches_proved_signed_and_accepted(start_s
     keys = {rec.done_by for rec in (server.book.get(f"t-{i:06d}") for i in range(1, 51))}
     assert keys == {"test-node"}
     assert server.node_reports["test-node"].proofs_submitted == 50  # the final report
+    assert server.counters["stats_reports"] >= 2 and stats.stats_reports == server.counters["stats_reports"]
 
 
 async def test_429_retry_after_is_honoured(start_server, worker_config):
