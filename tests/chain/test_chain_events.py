@@ -80,6 +80,7 @@ async def test_websocket_cut_while_blocks_advance_then_every_event_exactly_once(
         names=REQUESTED,
         reconnect_s=(0.05, 0.2),
         heartbeat_s=1.0,
+        ws_failures_before_polling=0,  # this test is about WebSocket recovery alone
     )
     try:
         async with engine_as(chain, chain.roles.requesters[0]) as requester, consuming(stream) as seen:

@@ -124,11 +124,11 @@ class EventStream:
         poll_s: float = 0.5,
         max_block_range: int = 2_000,
         reconnect_s: tuple[float, float] = (0.1, 5.0),
-        ws_failures_before_polling: int = 0,
+        ws_failures_before_polling: int = 3,
         heartbeat_s: float = 5.0,
     ) -> None:
-        """`ws_url=None` polls. `ws_failures_before_polling` > 0 switches to polling after that many
-        failed connections in a row (and back to WebSocket after a minute of polling)."""
+        """`ws_url=None` polls. After `ws_failures_before_polling` failed connections in a row (0: never)
+        the stream polls for a minute, then tries WebSocket again."""
         self.rpc_url = rpc_url
         self.ws_url = ws_url
         self.address = to_checksum_address(address)
@@ -195,6 +195,7 @@ class EventStream:
                     if "error" in msg:
                         raise RpcError(f"eth_subscribe failed: {msg['error']}")
                     subscription = msg["result"]
+                    self.stats.ws_failures_in_a_row = 0
                 elif msg.get("method") == "eth_subscription":
                     early.append(msg["params"]["result"])
             async for event in self._backfill():
