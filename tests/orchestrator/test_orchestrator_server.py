@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from orchestrator_support import fetch, fib_initial_inputs, fib_inputs, post, submission, submit
 
-from zkray.orchestrator import NodeKey, prove_task, sign_submission
+from zkray.orchestrator import NodeKey, OrchestratorServer, ServerConfig, prove_task, sign_submission
 from zkray.orchestrator.wire import pb
 
 
@@ -142,3 +142,27 @@ async def test_statistics_reports_are_kept_per_node(start_server, node_key):
     ack.ParseFromString(body)
     assert status == 200 and ack.reports_received == 1
     assert server.node_reports["n1"].proofs_submitted == 3
+
+
+async def test_the_routes_can_be_attached_to_another_app(node_key):
+    from aiohttp import web
+
+    server = OrchestratorServer(ServerConfig(poll_rate=100.0))
+    server.add_task("fast-fib", fib_inputs(2))
+    app = web.Application()
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app.router.add_get("/healthz", healthz)
+    server.attach(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        host, port = runner.addresses[0][:2]
+        [task] = await fetch(f"http://{host}:{port}", node_key)
+        assert task.program_id == "fast-fib"
+    finally:
+        await runner.cleanup()

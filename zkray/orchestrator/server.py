@@ -58,7 +58,14 @@ class OrchestratorServer:
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.app = web.Application(client_max_size=self.config.max_body_bytes)
-        self.app.add_routes([
+        self.attach(self.app)
+
+    def attach(self, app: web.Application) -> None:
+        """Add the /v3 routes to `app`: the node serves them beside its other routes, on one port.
+
+        That app's own `client_max_size` then bounds request bodies, not `max_body_bytes`.
+        """
+        app.add_routes([
             web.post("/v3/tasks", self._tasks),
             web.post("/v3/tasks/submit", self._submit),
             web.post("/v3/nodes/stats", self._stats),
