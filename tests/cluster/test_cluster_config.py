@@ -147,3 +147,11 @@ def test_the_checks_reject_broken_configs(breakage):
     breakage(config)
     with pytest.raises((jsonschema.ValidationError, ValueError)):
         ray_up_checks(config)
+
+
+def test_node_secrets_file_stays_out_of_git_and_the_copy():
+    """zkray.env holds the prover's key: .gitignore keeps it out of commits and (rsync_filter) of file_mounts."""
+    result = subprocess.run(["git", "check-ignore", "-q", "zkray.env"], cwd=ROOT, timeout=10)
+    assert result.returncode == 0
+    for name in ("cluster.yaml", "cluster-local.yaml"):
+        assert "~/zkray.env" in " ".join(load(name)["head_start_ray_commands"])
