@@ -35,9 +35,7 @@ if TYPE_CHECKING:
 KEY_ENV = "ZKRAY_ATTESTER_KEY"
 DOMAIN_NAME = "zkray AttestationVerifier"
 DOMAIN_VERSION = "1"
-DOMAIN_TYPEHASH = keccak(
-    text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-)
+DOMAIN_TYPEHASH = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
 STATEMENT_TYPEHASH = keccak(text="Statement(bytes32 imageId,bytes32 journalDigest,bytes32 receiptDigest)")
 
 
