@@ -135,8 +135,10 @@ class Calibration(BaseModel):
             return 0.0
         seg = 1 << max(self.segment_log_rows(), 0)
         full, rest = divmod(cycles, seg)
-        sizes = [seg] * full + ([1 << max((rest - 1).bit_length(), 4)] if rest else [])
-        return sum(self.fixed_s + self.s_per_row * rows for rows in sizes)
+        eta = full * (self.fixed_s + self.s_per_row * seg)
+        if rest:
+            eta += self.fixed_s + self.s_per_row * (1 << max((rest - 1).bit_length(), 4))
+        return eta
 
     def proving_speed(self) -> ProvingSpeed:
         """The scheduler's speed estimate seeded with the peak rate; real proofs then refine it."""

@@ -103,6 +103,7 @@ def test_eta_pads_to_powers_of_two_and_splits_segments():
     assert cal.eta_s(1000) == cal.eta_s(1024) == pytest.approx(0.25 + 1024e-4)
     assert cal.eta_s(1 << 20) == pytest.approx(0.25 + (1 << 20) * 1e-4)
     assert cal.eta_s((1 << 20) + 1) == pytest.approx(2 * 0.25 + ((1 << 20) + 16) * 1e-4)
+    assert cal.eta_s(10**12) == pytest.approx(953674 * (0.25 + (1 << 20) * 1e-4) + 0.25 + (1 << 19) * 1e-4)
     small_gpu = synthetic(gpus=[Gpu(name="T4", memory_bytes=1 * GiB)])  # 2^18-row segments
     assert small_gpu.eta_s(1 << 20) == pytest.approx(4 * 0.25 + (1 << 20) * 1e-4)
 
