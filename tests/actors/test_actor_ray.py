@@ -23,6 +23,8 @@ def _owner_gone(ray: Any, ref: Any, within_s: float = 30.0) -> bool:
             ray.get(ref, timeout=5)
         except ray.exceptions.OwnerDiedError:
             return True
+        except ray.exceptions.GetTimeoutError:
+            pass  # the fetch is still being resolved on a loaded machine: ask again
         time.sleep(0.2)
     return False
 

@@ -175,19 +175,19 @@ class ProvingPool:
         outcomes: list[ProveOutcome] = []
         now = self._clock()
         self._start_due(now)
-        running = {id(j.ref): j for j in self._jobs.values() if j.ref is not None}
+        running = {j.ref: j for j in self._jobs.values() if j.ref is not None}  # ObjectRefs hash by id
         # Wake for a deadline or a retry that falls due; a job due but blocked (no free slot, breaker, mode)
         # can only start after a task ends or `timeout_s` passes, so it must not turn this into a busy loop.
         wake = min([j.deadline for j in running.values()] + [self._next_retry(now)])
         wait_s = max(0.0, min(timeout_s, wake - now))
-        ready = []
+        ready: list[Any] = []
         if running:
             ready = self._runtime.wait([j.ref for j in running.values()], wait_s)
         elif self._jobs:
             time.sleep(wait_s)
         now = self._clock()
         for ref in ready:
-            job = running.pop(id(ref))
+            job = running.pop(ref)
             try:
                 receipt = self._runtime.result(ref)
             except Exception as err:

@@ -1,0 +1,40 @@
+"""The node's main job, end to end on real parts: anvil, Ray, the STARK prover, SQLite.
+
+Jobs are posted on the devnet; the node sees the events, claims, proves on Ray, attests and submits,
+and is paid on-chain. Restarts and races are driven through the same journal and chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from wiring_support import completions, post_job, run_until, settled, start
+from zkray.chain.devnet import Devnet
+from zkray.node.pipeline import job_id_of
+from zkray.policy.jobs import JobStatus
+
+
+@pytest.fixture(scope="module")
+def devnet() -> Iterator[Devnet]:
+    with Devnet() as net:
+        yield net
+
+
+def test_jobs_are_claimed_proved_submitted_and_paid(devnet: Devnet, ray_session: object, tmp_path: Path) -> None:
+    async def go() -> None:
+        rids = [await post_job(devnet, n) for n in (10, 20, 30)]
+        built = await start(devnet, tmp_path)
+        node = await run_until(built, lambda nd: settled(nd, rids), timeout_s=120)
+        for rid in rids:
+            job = node.journal.get(job_id_of(rid))
+            assert job.status is JobStatus.COMPLETED, (job.status, job.error, node.tally.errors)
+            assert int(job.payload["payout_wei"]) > 0
+            logs = await completions(devnet, rid)
+            assert len(logs) == 1 and logs[0]["args"]["prover"] == devnet.roles.provers[0].address
+        assert node.tally.paid == 3 and not node.tally.errors
+
+    asyncio.run(go())

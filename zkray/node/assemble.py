@@ -1,0 +1,138 @@
+"""Building a node from settings and a chain target: the one place the parts are constructed.
+
+The scheduler, breakers and proof cache are the plain classes from `actors/`, hosted in the node's
+process (one node, one event loop: no round trip per decision); the prove tasks run on Ray through the
+proving pool. Transactions go through one `TxManager` for the prover account, so claims and submissions
+never share a nonce.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from web3 import AsyncHTTPProvider, AsyncWeb3
+
+from actors.breakers import ATTESTER, RPC, CircuitBreakers
+from actors.object_store import LocalObjectStore
+from actors.proof_cache import ProofCache
+from actors.scheduler import JobScheduler
+from zkray.attest import Attester
+from zkray.chain.client import EngineClient, RegistryClient
+from zkray.chain.txmanager import TxManager
+from zkray.fetch import InputFetcher
+from zkray.node.chain_access import ChainAccess
+from zkray.node.pipeline import Node
+from zkray.node.prover import ProverService
+from zkray.node.proving import ProvingPool, RemoteProver
+from zkray.node.proving.runtime import RayRuntime
+from zkray.node.settings import NodeSettings
+from zkray.node.sources import EventSource, PendingSweep
+from zkray.node.stages import Drills, JobRunner
+from zkray.node.submitter import AttestationService, Submitter
+from zkray.policy.degradation import DegradationConfig
+from zkray.policy.retry import RetryPolicy
+from zkray.proving import guests
+from zkray.store import JobJournal
+
+
+@dataclass(frozen=True)
+class ChainTarget:
+    """Where the node earns: RPC endpoints, the engine, the prover's key and the attester keys it holds."""
+
+    rpc_url: str
+    engine: str
+    prover_key: str
+    attester_keys: tuple[str, ...]
+    ws_url: str | None = None
+    verifier: str | None = None  # None: read from the registry entry of a built-in guest
+
+
+class BreakerView:
+    """The fetch adapter's `registry[name]` view of the node's breaker registry (one breaker per gateway)."""
+
+    def __init__(self, breakers: CircuitBreakers) -> None:
+        self._breakers = breakers
+
+    def __getitem__(self, name: str) -> Any:
+        return self._breakers.breaker(name)
+
+
+@dataclass
+class Built:
+    """The node and what must be closed after it stops."""
+
+    node: Node
+    tx: TxManager
+    fetcher: InputFetcher
+    closers: list[Any] = field(default_factory=list)
+
+    async def close(self) -> None:
+        await self.tx.close()
+        await self.fetcher.close()
+        self.node.scheduler.close()
+        self.node.journal.close()
+
+
+async def build_node(
+    settings: NodeSettings,
+    target: ChainTarget,
+    *,
+    drills: Drills | None = None,
+    remote: RemoteProver | None = None,
+    runtime: Any = None,
+) -> Built:
+    """Construct every part (Ray must already be initialised); nothing runs until `node.run`."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    w3 = AsyncWeb3(AsyncHTTPProvider(target.rpc_url, request_kwargs={"timeout": 10}))
+    tx = await TxManager(w3, target.prover_key).start()
+    engine = EngineClient(w3, target.engine, sender=tx)
+    breakers = CircuitBreakers(
+        failure_threshold=settings.breaker_failures, window_s=settings.breaker_window_s,
+        open_s=settings.breaker_open_s,
+    )  # fmt: skip
+    breakers.register(RPC, ATTESTER)
+    chain = ChainAccess(w3, engine, breakers)
+    chain_id = await w3.eth.chain_id
+    verifier = target.verifier or await _verifier(w3, engine)
+    scheduler = JobScheduler(
+        settings.journal_path, capacity=settings.queue_capacity,
+        degradation=DegradationConfig(recovery_s=settings.recovery_s), clock=time.time,
+    )  # fmt: skip
+    journal = JobJournal(settings.journal_path)
+    fetcher = InputFetcher(settings.fetch, breakers=BreakerView(breakers), clock=time.time)
+    pool = ProvingPool(runtime or RayRuntime(), settings.proving, breakers=breakers, remote=remote)
+    cache = ProofCache(
+        settings.data_dir / "proofs", settings.cache.proof_bytes, ttl_s=settings.cache.proof_ttl_s,
+        disk_capacity=settings.cache.proof_disk_bytes, store=LocalObjectStore(),
+    )  # fmt: skip
+    prover = ProverService(pool, cache, settings.initial_speed_hz)
+    attesters = [Attester(k) for k in target.attester_keys]
+    policy = RetryPolicy(
+        max_attempts=settings.submit_attempts, initial_delay_s=settings.submit_initial_s,
+        max_delay_s=max(settings.submit_max_s, settings.submit_initial_s),
+    )  # fmt: skip
+    submitter = Submitter(chain, AttestationService(attesters, chain_id, verifier, breakers), policy)
+    timeout = settings.proving.task_timeout_s
+    runner = JobRunner(scheduler, journal, chain, fetcher, prover, submitter, task_timeout_s=timeout, drills=drills)
+    sweep_holder: list[PendingSweep] = []
+    node = Node(
+        settings, scheduler=scheduler, journal=journal, breakers=breakers, chain=chain, prover=prover,
+        runner=runner, events=None, sweep=None,  # type: ignore[arg-type]  # set below: they feed the node
+    )  # fmt: skip
+    ws = None if settings.poll_events else target.ws_url
+    node.events = EventSource(target.rpc_url, target.engine, journal, node, ws_url=ws, poll_s=0.25, start_block=0)
+    node.sweep = PendingSweep(chain, node, settings.reconcile_s)
+    sweep_holder.append(node.sweep)
+    return Built(node, tx, fetcher)
+
+
+async def _verifier(w3: AsyncWeb3[Any], engine: EngineClient) -> str:
+    """The AttestationVerifier the built-in guests are registered with."""
+    registry = RegistryClient(w3, await engine.registry())
+    for image_id in guests().values():
+        program = await registry.get_program(image_id)
+        if program["verifier"]:
+            return str(program["verifier"])
+    raise RuntimeError("no built-in guest is registered with the engine's registry; pass the verifier address")

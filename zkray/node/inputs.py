@@ -1,0 +1,117 @@
+"""Turning a job into something the prover can run: its input bytes (verified) and a preflight.
+
+Inputs come from `zkray.fetch` (ipfs:// raced over gateways and checked against the CID, http(s)://),
+or inline as a `data:` URI (the engine's inputType 1). Every source is checked against the job's input
+digest before use: bytes that do not match are never proven.
+
+Preflight prices a job before it is claimed: for a built-in guest the cycles follow from the input; an
+RV32IM ELF guest is executed (`zkray.execute`, no proof). Proving ELF guests lands in a later issue, so
+such a job is skipped with that reason rather than claimed and left to lapse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import urllib.parse
+from dataclasses import dataclass
+
+from zkray.fetch import FetchError, InputDigestMismatch, InputFetcher
+from zkray.fetch.errors import BadUrl
+from zkray.zkvm.errors import ZkvmError
+from zkray.zkvm.guests import BUILTIN_GUESTS, by_image_id
+
+DATA_URI_MAX = 1 << 20
+
+
+class JobUnprovable(Exception):
+    """This node cannot prove the job as posted (bad input, unsupported program); skip or fail it."""
+
+    retryable = False
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What proving will take: the prover kind and program, and the cycles it will run."""
+
+    kind: str
+    program: str | bytes
+    cycles: int
+
+
+def decode_data_uri(url: str) -> bytes:
+    """The bytes of a `data:[<type>][;base64],<payload>` URI (RFC 2397), capped at DATA_URI_MAX."""
+    header, sep, payload = url[5:].partition(",")
+    if not sep:
+        raise BadUrl(f"{url[:40]!r}: a data: URI needs a ',' before its payload")
+    if header.endswith(";base64"):
+        try:
+            data = base64.b64decode(payload, validate=True)
+        except ValueError as exc:
+            raise BadUrl(f"data: URI payload is not valid base64: {exc}") from None
+    else:
+        data = urllib.parse.unquote_to_bytes(payload)
+    if len(data) > DATA_URI_MAX:
+        raise BadUrl(f"inline input of {len(data)} bytes is over the {DATA_URI_MAX}-byte cap")
+    return data
+
+
+def data_uri(data: bytes) -> str:
+    """An inline input URL for `data` (what the demo requester posts)."""
+    return "data:application/octet-stream;base64," + base64.b64encode(data).decode()
+
+
+async def fetch_input(fetcher: InputFetcher, url: str, digest_hex: str) -> bytes:
+    """The job's input, checked against its digest; FetchError (typed, with `retryable`) otherwise."""
+    digest = bytes.fromhex(digest_hex.removeprefix("0x"))
+    if url.startswith("data:"):
+        data = decode_data_uri(url)
+        if not hmac.compare_digest(hashlib.sha256(data).digest(), digest):
+            raise InputDigestMismatch(f"inline input does not hash to the job's inputDigest {digest.hex()}")
+        return data
+    return await fetcher.fetch(url, expected_digest=digest)
+
+
+def builtin_name(image_id_hex: str) -> str | None:
+    """The built-in guest with this image id, or None."""
+    guest = by_image_id(bytes.fromhex(image_id_hex.removeprefix("0x")))
+    return None if guest is None else guest.name
+
+
+async def preflight(image_id_hex: str, data: bytes, elf: bytes | None = None) -> Preflight:
+    """Price the job; JobUnprovable when this node cannot prove it (with the reason to record)."""
+    name = builtin_name(image_id_hex)
+    if name is not None:
+        guest = BUILTIN_GUESTS[name]
+        try:
+            parsed = guest.parse_input(data)
+        except (ZkvmError, ValueError) as exc:
+            raise JobUnprovable(f"input is not valid for guest {name}: {exc}") from None
+        return Preflight("builtin", name, _builtin_cycles(parsed))
+    if elf is None:
+        raise JobUnprovable(f"image id {image_id_hex[:18]}… is not a built-in guest and its ELF is not available")
+    from zkray.zkvm.rv32im import execute
+
+    try:
+        session = await asyncio.to_thread(execute, elf, data, trace=False)
+    except (ZkvmError, ValueError) as exc:
+        raise JobUnprovable(f"preflight of the ELF guest failed: {exc}") from None
+    raise JobUnprovable(
+        f"RV32IM ELF guest preflights ({session.cycles} cycles, exit {session.exit_code}) but proving ELF"
+        " guests is not supported by this node yet; skipped"
+    )
+
+
+def _builtin_cycles(parsed: object) -> int:
+    """Steps of a fib-style built-in: its `n` (rows of the trace)."""
+    n = getattr(parsed, "n", None)
+    if n is None and isinstance(parsed, dict):
+        n = parsed.get("n")
+    if n is None and isinstance(parsed, tuple | list) and parsed:
+        n = parsed[0]
+    return max(1, int(n)) if isinstance(n, int) else 1
+
+
+__all__ = ["FetchError", "JobUnprovable", "Preflight", "data_uri", "decode_data_uri", "fetch_input", "preflight"]

@@ -1,0 +1,320 @@
+"""The node: sources → admission → one task per job (stages.py) → paid, with recovery and a reaper.
+
+Services, each `run(cancel)` under the supervisor: the event source, the pending sweep, the dispatcher
+(hands the scheduler's best job to a task while fewer than `max_jobs_in_flight` run), the prover loop,
+the health loop (breakers → degradation mode → scheduler admission and pool flags), the RPC heartbeat
+and the reaper. `run` first resumes what the journal says was in flight; on cancel it stops taking
+jobs and drains the running ones (bounded), leaving anything unfinished in the journal for next time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from actors.breakers import CircuitBreakers
+from actors.scheduler import Admission, JobOffer, JobScheduler
+from zkray.chain.client import RequestStatus
+from zkray.chain.events import EngineEvent
+from zkray.node.chain_access import ChainAccess
+from zkray.node.prover import ProverService
+from zkray.node.settings import NodeSettings
+from zkray.node.sources import EventSource, PendingSweep
+from zkray.node.stages import JobRunner, NodeKilled
+from zkray.node.supervisor import ServiceStats, supervise
+from zkray.policy.degradation import Mode
+from zkray.policy.jobs import HOLDS_CLAIM, HOLDS_PROOF, TERMINAL, JobStatus
+from zkray.policy.profitability import check_profit, expected_payout, proving_eta
+from zkray.policy.errors import InvalidTransition
+from zkray.store import JobJournal, JobRecord, StatusConflict
+
+S = JobStatus
+log = logging.getLogger("zkray.node")
+ADMISSION_CLOSED = "admission closed"
+ASSUMED_CYCLES = 1_000  # a typical job, for the payout's decay estimate at admission
+
+
+def job_id_of(request_id: int) -> str:
+    return f"engine:{request_id}"
+
+
+class Node:
+    """Wires the parts; `await node.run(cancel)` until `cancel` is set (then drains)."""
+
+    def __init__(
+        self,
+        settings: NodeSettings,
+        *,
+        scheduler: JobScheduler,
+        journal: JobJournal,
+        breakers: CircuitBreakers,
+        chain: ChainAccess,
+        prover: ProverService,
+        runner: JobRunner,
+        events: EventSource,
+        sweep: PendingSweep,
+    ) -> None:
+        self.settings = settings
+        self.scheduler = scheduler
+        self.journal = journal
+        self.breakers = breakers
+        self.chain = chain
+        self.prover = prover
+        self.runner = runner
+        self.events = events
+        self.sweep = sweep
+        self.tally = runner.tally
+        self.services: dict[str, ServiceStats] = {}
+        self.started = time.monotonic()
+        self.offers: dict[str, int] = {}
+        self._active: dict[str, asyncio.Task[None]] = {}
+        self._offering: set[int] = set()
+        self._wake = asyncio.Event()
+        self._killed: NodeKilled | None = None
+        self._stop_now = asyncio.Event()
+
+    # ---- running ----
+
+    async def run(self, cancel: asyncio.Event, *, drain_s: float = 120.0) -> None:
+        """Resume, run the services until `cancel`, then drain in-flight jobs for at most `drain_s`."""
+        self.recover()
+        stop_sources = asyncio.Event()
+        services: dict[str, Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = {
+            "events": self.events.run, "sweep": self.sweep.run, "dispatch": self._dispatch,
+            "health": self._health, "heartbeat": self._heartbeat, "reaper": self._reaper,
+        }  # fmt: skip
+        tasks = [asyncio.create_task(supervise(n, s, stop_sources, self._stats(n)), name=n) for n, s in services.items()]
+        prover_cancel = asyncio.Event()
+        prover_task = asyncio.create_task(supervise("prover", self.prover.run, prover_cancel, self._stats("prover")))
+        waiters = [asyncio.ensure_future(cancel.wait()), asyncio.ensure_future(self._stop_now.wait())]
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for w in waiters:
+            w.cancel()
+        stop_sources.set()  # no new jobs from here on
+        if self._killed is None and self._active:
+            await asyncio.wait(list(self._active.values()), timeout=drain_s)
+        for task in list(self._active.values()):
+            task.cancel()
+        await asyncio.gather(*self._active.values(), return_exceptions=True)
+        prover_cancel.set()
+        self.prover.shutdown()
+        await asyncio.gather(*tasks, prover_task, return_exceptions=True)
+        if self._killed is not None:
+            raise self._killed
+
+    def _stats(self, name: str) -> ServiceStats:
+        return self.services.setdefault(name, ServiceStats())
+
+    def spawn(self, job_id: str, coro: Coroutine[Any, Any, None]) -> bool:
+        """Run one job's stages in its own task; False (and nothing started) if it already has one."""
+        if job_id in self._active:
+            coro.close()
+            return False
+        task = asyncio.create_task(self._guard(job_id, coro), name=f"job:{job_id}")
+        self._active[job_id] = task
+        task.add_done_callback(lambda _: self._active.pop(job_id, None))
+        return True
+
+    async def _guard(self, job_id: str, coro: Coroutine[Any, Any, None]) -> None:
+        try:
+            await coro
+        except (StatusConflict, InvalidTransition) as exc:
+            log.info("job %s moved under its task (%s); the journal decides what is next", job_id, exc)
+        except NodeKilled as exc:
+            self._killed = exc
+            self._stop_now.set()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one job's bug must not stop the others
+            self.tally.errors.append(f"{job_id}: {type(exc).__name__}: {exc}")
+            log.exception("job %s failed unexpectedly", job_id)
+        finally:
+            self._wake.set()
+
+    @property
+    def active(self) -> int:
+        return len(self._active)
+
+    # ---- recovery and the reaper ----
+
+    def recover(self) -> int:
+        """Resume what the journal says was in flight: claimed jobs are proved, proved jobs submitted."""
+        started = 0
+        for job in self.journal.recoverable():
+            started += self._resume(job)
+        return started
+
+    def _resume(self, job: JobRecord) -> int:
+        if job.id in self._active or job.status in (S.QUEUED, S.DISCOVERED):
+            return 0  # the scheduler rebuilt its queue from the journal
+        if job.status in (S.FETCHING, S.PREFLIGHT):
+            self.scheduler.work_lost(job.id, "interrupted before the claim; queued again")
+            return 0
+        if job.status is S.CLAIMING:
+            return int(self.spawn(job.id, self.runner.from_claiming(job)))
+        if job.status in HOLDS_PROOF:
+            return int(self.spawn(job.id, self.runner.from_proved(job)))
+        if job.status in HOLDS_CLAIM:
+            return int(self.spawn(job.id, self.runner.from_claimed(job)))
+        return 0
+
+    async def _reaper(self, cancel: asyncio.Event) -> None:
+        """Steps back jobs no task is working on: stuck ones, proofs whose submission gave up, lapsed ones."""
+        while not await _sleep(cancel, self.settings.reaper_s):
+            now = time.time()
+            for job in self.journal.recoverable():
+                if job.id in self._active or job.status in (S.QUEUED, S.DISCOVERED):
+                    continue
+                if job.expires_at <= now and job.status not in HOLDS_PROOF:
+                    self.scheduler.move(job.id, S.EXPIRED, expected=job.status, detail="expired (reaper)")
+                    continue
+                if job.status in HOLDS_PROOF or now - job.updated_at >= self.settings.stuck_after_s:
+                    self._resume(job)
+
+    # ---- admission ----
+
+    async def on_event(self, event: EngineEvent) -> None:
+        """Events only start or stop work; each handler is idempotent (duplicates change nothing)."""
+        rid = int(event.args["requestId"])
+        job = self.journal.find(job_id_of(rid))
+        if event.name == "ExecutionRequested":
+            self.tally.seen_at.setdefault(rid, time.monotonic())
+            a = event.args
+            facts = {
+                "image_id": "0x" + bytes(a["imageId"]).hex(), "input_digest": "0x" + bytes(a["inputDigest"]).hex(),
+                "input_url": a["inputUrl"], "tip": int(a["tip"]), "expires_at": float(a["expiresAt"]),
+            }  # fmt: skip
+            await self.offer_request(rid, facts)
+        elif job is None or job.status in TERMINAL or job.id in self._active:
+            return  # unknown, settled, or its task checks the chain itself before each step
+        elif event.name in ("ExecutionClaimed", "ExecutionCompleted") and event.args.get("prover") != self.chain.address:
+            if job.status is S.QUEUED:
+                self.scheduler.move(job.id, S.SKIPPED, expected=S.QUEUED, error=f"{event.name} by another prover")
+        elif event.name == "ExecutionCancelled" and job.status not in HOLDS_PROOF:
+            self.scheduler.move(job.id, S.CANCELLED, expected=job.status, error="cancelled by the requester")
+
+    async def offer_request(self, request_id: int, facts: dict[str, Any] | None = None) -> None:
+        """Offer a chain job to the scheduler once: checks the program, profit and (rough) deadline first."""
+        job_id = job_id_of(request_id)
+        known = self.journal.find(job_id)
+        if known is not None and not (known.status is S.SKIPPED and (known.error or "").startswith(ADMISSION_CLOSED)):
+            return  # each job is handled once; only a job turned away while admission was closed returns
+        if request_id in self._offering:
+            return
+        self._offering.add(request_id)
+        try:
+            await self._offer(request_id, job_id, facts)
+        finally:
+            self._offering.discard(request_id)
+
+    async def _offer(self, request_id: int, job_id: str, facts: dict[str, Any] | None) -> None:
+        now = time.time()
+        requested_at = now
+        if facts is None:
+            state = await self.chain.job_state(request_id)
+            if state.status is not RequestStatus.PENDING:
+                return
+            requested_at = float(state.created_at)
+            facts = {
+                "image_id": "0x" + state.image_id.hex(), "input_digest": "0x" + state.input_digest.hex(),
+                "input_url": state.input_url, "tip": state.tip, "expires_at": float(state.expires_at),
+            }  # fmt: skip
+        offer = JobOffer(
+            job_id=job_id, source="engine", image_id=facts["image_id"], input_url=facts["input_url"],
+            input_digest=facts["input_digest"], tip_wei=facts["tip"], requested_at=requested_at,
+            expires_at=facts["expires_at"], payload={"request_id": request_id},
+        )  # fmt: skip
+        why_not = await self._unprofitable(offer, now)
+        if why_not is not None:
+            if self.journal.find(job_id) is None:
+                self.journal.add_job(
+                    job_id, source="engine", image_id=offer.image_id, input_url=offer.input_url,
+                    input_digest=offer.input_digest, tip_wei=offer.tip_wei, expires_at=offer.expires_at,
+                    payload={"request_id": request_id, "requested_at": requested_at},
+                )  # fmt: skip
+                self.journal.transition(job_id, S.SKIPPED, error=why_not)
+            self._count("unprofitable")
+            return
+        result = self.scheduler.offer(offer)
+        self._count(result.admission.value)
+        if result.admission is Admission.CLOSED:
+            # Journaled as SKIPPED "admission closed: ..." by the scheduler; the sweep offers it again later.
+            return
+        self._wake.set()
+
+    async def _unprofitable(self, offer: JobOffer, now: float) -> str | None:
+        """Why the job is not worth taking at current gas (None: it is)."""
+        try:
+            gas_price = await self.chain.gas_price()
+        except Exception:  # noqa: BLE001 - unknown gas: admit, the claim step reads the chain again
+            return None
+        eta = proving_eta(ASSUMED_CYCLES, self.prover.speed)  # before preflight the cycles are unknown
+        payout = expected_payout(offer.tip_wei, offer.requested_at, now, eta)
+        verdict = check_profit(payout, gas_price, self.settings.claim_gas, self.settings.submit_gas,
+                               self.settings.min_margin)  # fmt: skip
+        return None if verdict.ok else f"unprofitable: {verdict.reason}"
+
+    def _count(self, what: str) -> None:
+        self.offers[what] = self.offers.get(what, 0) + 1
+
+    # ---- services ----
+
+    async def _dispatch(self, cancel: asyncio.Event) -> None:
+        """Hands the best queued job to a task while fewer than `max_jobs_in_flight` run."""
+        while not cancel.is_set():
+            while self.active < self.settings.max_jobs_in_flight:
+                job = self.scheduler.next_job()
+                if job is None:
+                    break
+                self.spawn(job.id, self.runner.from_fetching(job))
+            self._wake.clear()
+            await _wait_any(cancel, self._wake, 0.25)
+
+    async def _health(self, cancel: asyncio.Event) -> None:
+        """Breakers → degradation mode → what the scheduler admits and which backends the pool uses."""
+        previous = Mode.NORMAL
+        while not await _sleep(cancel, self.settings.health_s):
+            mode = self.scheduler.update_health(self.breakers.signals())
+            self.prover.set_flags(self.scheduler.flags())
+            if mode.severity < previous.severity:
+                log.info("mode %s → %s", previous.value, mode.value)
+                if mode.severity <= Mode.DEGRADED.severity:
+                    self.sweep.trigger()  # admission reopened: offer what was turned away meanwhile
+            elif mode is not previous:
+                log.warning("mode %s → %s", previous.value, mode.value)
+            previous = mode
+
+    async def _heartbeat(self, cancel: asyncio.Event) -> None:
+        while not await _sleep(cancel, self.settings.heartbeat_s):
+            with contextlib.suppress(Exception):  # counted by the rpc breaker inside
+                await self.chain.heartbeat()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Jobs by state, rates and earnings, for the progress display and tests."""
+        snap = self.scheduler.snapshot()
+        minutes = max((time.monotonic() - self.started) / 60.0, 1e-9)
+        return {
+            "counts": {k: v for k, v in snap["counts"].items() if v},
+            "mode": snap["mode"], "mode_reason": snap["mode_reason"], "queued": snap["queued"],
+            "active": self.active, "proofs": self.prover.proofs, "proofs_per_min": self.prover.proofs / minutes,
+            "paid": self.tally.paid, "earned_wei": self.tally.earned_wei, "errors": list(self.tally.errors),
+            "offers": dict(self.offers), "pool": self.prover.pool.stats(),
+        }  # fmt: skip
+
+
+async def _sleep(cancel: asyncio.Event, seconds: float) -> bool:
+    """Wait `seconds` or until cancelled; True when cancelled."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(cancel.wait(), seconds)
+    return cancel.is_set()
+
+
+async def _wait_any(cancel: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
+    waiters = [asyncio.ensure_future(cancel.wait()), asyncio.ensure_future(wake.wait())]
+    await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    for w in waiters:
+        w.cancel()

@@ -1,0 +1,73 @@
+"""The demo requester of the embedded default: posts a stream of jobs for the built-in guests.
+
+Inputs travel inline as `data:` URIs (the engine's inputType 1), so the demo needs no IPFS or HTTP
+server; the input digest is SHA-256 of the input bytes, as for any job. The mix (which guest, which n)
+comes from a seeded generator, so a demo run is reproducible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import random
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from web3 import AsyncHTTPProvider, AsyncWeb3
+
+from zkray.chain.client import EngineClient
+from zkray.chain.txmanager import TxManager
+from zkray.node.inputs import data_uri
+from zkray.node.settings import DemoSettings
+from zkray.proving import guests
+
+WEI_PER_ETH = 10**18
+INLINE = 1  # the engine's inputType for data: URIs
+
+
+@dataclass(frozen=True)
+class DemoJob:
+    guest: str
+    input: bytes
+
+
+def demo_job(rng: random.Random, max_n: int) -> DemoJob:
+    """One job: fib(n), or fib from a chosen start (a, b)."""
+    n = rng.randint(8, max_n)
+    if rng.random() < 0.5:
+        return DemoJob("fib", struct.pack("<I", n))
+    return DemoJob("fib_input_initial", struct.pack("<III", n, rng.randint(0, 9), rng.randint(1, 9)))
+
+
+@dataclass
+class DemoRequester:
+    """Posts `settings.jobs` jobs (or forever), one every `interval_s`; `posted` lists the request ids."""
+
+    rpc_url: str
+    engine: str
+    key: str
+    settings: DemoSettings
+    posted: list[int] = field(default_factory=list)
+    failures: int = 0
+
+    async def run(self, cancel: asyncio.Event) -> None:
+        rng = random.Random(self.settings.seed + len(self.posted))
+        image_ids = guests()
+        w3: AsyncWeb3[Any] = AsyncWeb3(AsyncHTTPProvider(self.rpc_url, request_kwargs={"timeout": 10}))
+        async with TxManager(w3, self.key) as tx:
+            client = EngineClient(w3, self.engine, sender=tx)
+            tip = int(self.settings.tip_eth * WEI_PER_ETH)
+            while not cancel.is_set() and (self.settings.jobs is None or len(self.posted) < self.settings.jobs):
+                job = demo_job(rng, self.settings.max_n)
+                try:
+                    request_id, _ = await client.request_execution(
+                        image_ids[job.guest], hashlib.sha256(job.input).digest(), data_uri(job.input),
+                        tip=tip, expiration_s=self.settings.expiration_s, input_type=INLINE,
+                    )  # fmt: skip
+                    self.posted.append(request_id)
+                except Exception:  # noqa: BLE001 - a demo keeps going; the count shows in the progress
+                    self.failures += 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(cancel.wait(), self.settings.interval_s)

@@ -1,0 +1,232 @@
+"""One job's way through the node: fetch → preflight → claim → prove → submit, one stage after another.
+
+Stages of one job run in one task, in order, so a claim and a submission for the same job are never in
+flight together. Every status change goes through the scheduler's guarded journal transitions; a change
+that loses its compare-and-set (an event moved the job meanwhile) ends the task, and the journal's
+status says what happens next. Each entry point starts from the status a job is in, which is how a
+restarted node resumes: a claimed job is proved, a proved job is submitted, nothing is done twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors.scheduler import JobScheduler
+from zkray.chain.client import RequestStatus
+from zkray.chain.errors import ContractError, TxReverted
+from zkray.fetch import FetchError, InputFetcher
+from zkray.node.chain_access import ChainAccess
+from zkray.node.inputs import JobUnprovable, Preflight, fetch_input, preflight
+from zkray.node.prover import ProverService
+from zkray.node.proving import Fault, ProveFailed, ProveRequest
+from zkray.node.submitter import Settled, Submitter
+from zkray.policy.compression import Purpose, compress, decompress
+from zkray.policy.jobs import JobStatus
+from zkray.policy.profitability import check_deadline
+from zkray.store import JobJournal, JobRecord
+
+S = JobStatus
+log = logging.getLogger("zkray.node")
+FETCH_TRIES = 3
+
+
+class NodeKilled(BaseException):
+    """A drill: the node process dies here (no drain, no cleanup), as under `kill -9`."""
+
+
+@dataclass
+class Drills:
+    """Faults an operator or a test injects into a live node to watch it recover."""
+
+    kill_after_proved: int | None = None  # die right after the n-th proof is stored, before submitting
+    prove_faults: dict[int, Fault] = field(default_factory=dict)  # request id -> fault for its prove task
+
+
+@dataclass
+class Tally:
+    """What the progress display and the benchmark read."""
+
+    earned_wei: int = 0
+    paid: int = 0
+    proved: int = 0
+    submissions: int = 0
+    seen_at: dict[int, float] = field(default_factory=dict)  # request id -> first event (monotonic)
+    claim_latency_s: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+class JobRunner:
+    """The stages; owns no state but the tally, everything else is in the journal."""
+
+    def __init__(
+        self,
+        scheduler: JobScheduler,
+        journal: JobJournal,
+        chain: ChainAccess,
+        fetcher: InputFetcher,
+        prover: ProverService,
+        submitter: Submitter,
+        *,
+        task_timeout_s: float | None,
+        drills: Drills | None = None,
+    ) -> None:
+        self.scheduler = scheduler
+        self.journal = journal
+        self.chain = chain
+        self.fetcher = fetcher
+        self.prover = prover
+        self.submitter = submitter
+        self.task_timeout_s = task_timeout_s
+        self.drills = drills or Drills()
+        self.tally = Tally()
+
+    # ---- entry points by status ----
+
+    async def from_fetching(self, job: JobRecord) -> None:
+        """A job the scheduler just handed out (FETCHING)."""
+        rid = _rid(job)
+        loaded = await self._load(job, on_retry=S.QUEUED)
+        if loaded is None:
+            return
+        data, pf = loaded
+        self.scheduler.move(job.id, S.PREFLIGHT, expected=S.FETCHING, cycles=pf.cycles)
+        verdict = check_deadline(pf.cycles, self.prover.speed, time.time(), job.expires_at)
+        if not verdict.ok:
+            self.scheduler.move(job.id, S.SKIPPED, expected=S.PREFLIGHT, error=f"deadline: {verdict.reason}")
+            return
+        self.scheduler.move(job.id, S.CLAIMING, expected=S.PREFLIGHT)
+        if await self.claim(job.id, rid):
+            await self.prove_and_submit(job.id, rid, data, pf)
+
+    async def from_claiming(self, job: JobRecord) -> None:
+        """After a restart in CLAIMING: the claim may have landed; the chain says."""
+        if await self.claim(job.id, _rid(job)):
+            await self.from_claimed(self.journal.get(job.id))
+
+    async def from_claimed(self, job: JobRecord) -> None:
+        """A job we hold a claim on and have no proof for (after a restart, or a reaped prove)."""
+        if job.status is S.PROVING:
+            job = self.scheduler.work_lost(job.id, "resumed after the node restarted")
+        loaded = await self._load(job, on_retry=None)
+        if loaded is not None:
+            await self.prove_and_submit(job.id, _rid(job), *loaded)
+
+    async def from_proved(self, job: JobRecord) -> None:
+        """A job with a stored proof: submit it (after checking the chain), never prove it again."""
+        if job.status is S.SUBMITTING:
+            self.scheduler.work_lost(job.id, "submission interrupted; checking the chain before resubmitting")
+        await self.submit(job.id, _rid(job))
+
+    # ---- stages ----
+
+    async def _load(self, job: JobRecord, on_retry: JobStatus | None) -> tuple[bytes, Preflight] | None:
+        """Fetch and preflight; None when the job was moved (skipped, failed, back to the queue)."""
+        try:
+            data = await fetch_input(self.fetcher, job.input_url, job.input_digest)
+            return data, await preflight(job.image_id, data)
+        except JobUnprovable as exc:
+            self._end(job.id, S.SKIPPED, str(exc))
+        except FetchError as exc:
+            if exc.retryable and on_retry is not None and job.attempts + 1 < FETCH_TRIES:
+                self.scheduler.work_lost(job.id, f"input fetch failed: {exc}")
+            else:
+                self._end(job.id, S.FAILED, f"input unavailable: {exc}")
+        return None
+
+    async def claim(self, job_id: str, rid: int) -> bool:
+        """CLAIMING → CLAIMED, reading the job on-chain first; False when the job went elsewhere."""
+        try:
+            state = await self.chain.job_state(rid)
+            if not self._claimable(job_id, state):
+                return False
+            if state.status is RequestStatus.PENDING:
+                try:
+                    await self.chain.claim(rid)
+                except (ContractError, TxReverted) as exc:
+                    log.info("claim of %s reverted: %s", rid, exc)
+                state = await self.chain.job_state(rid)
+                if not self._claimable(job_id, state) or state.claimant != self.chain.address:
+                    if state.status is RequestStatus.PENDING:
+                        self.scheduler.work_lost(job_id, "claim did not land")
+                    return False
+        except Exception as exc:  # noqa: BLE001 - the chain is unreachable: back to the queue, the claim is re-read
+            self.scheduler.work_lost(job_id, f"claim: {exc}")
+            return False
+        self.scheduler.move(job_id, S.CLAIMED, expected=S.CLAIMING, claim_deadline=float(state.claim_deadline))
+        seen = self.tally.seen_at.pop(rid, None)
+        if seen is not None:
+            self.tally.claim_latency_s.append(time.monotonic() - seen)
+        return True
+
+    def _claimable(self, job_id: str, state: Any) -> bool:
+        me = self.chain.address
+        if state.status is RequestStatus.CLAIMED and state.claimant == me:
+            return True
+        if state.status is RequestStatus.PENDING:
+            return True
+        if state.status is RequestStatus.CANCELLED:
+            self._end(job_id, S.CANCELLED, "cancelled by the requester")
+        elif state.status is RequestStatus.COMPLETED:
+            self._end(job_id, S.SKIPPED, "completed by another prover before we claimed")
+        else:
+            self._end(job_id, S.SKIPPED, f"claimed by {state.claimant}")
+        return False
+
+    async def prove_and_submit(self, job_id: str, rid: int, data: bytes, pf: Preflight) -> None:
+        record = self.scheduler.move(job_id, S.PROVING, expected=S.CLAIMED)
+        request = ProveRequest(
+            job_id, pf.program, data, kind=pf.kind, image_id=bytes.fromhex(record.image_id.removeprefix("0x")),
+            timeout_s=self.task_timeout_s, fault=self.drills.prove_faults.get(rid),
+        )  # fmt: skip
+        try:
+            receipt = await self.prover.prove(
+                request, image_id=record.image_id, input_digest=record.input_digest, cycles=pf.cycles
+            )
+        except ProveFailed as exc:
+            self._end(job_id, S.FAILED, f"proving failed: {exc}")
+            return
+        # Stored compressed (zstd, policy default for bytes kept): PROVED iff the receipt is on disk.
+        self.scheduler.store_proof(job_id, compress(receipt, Purpose.SIZE))
+        self.tally.proved += 1
+        if self.drills.kill_after_proved is not None and self.tally.proved >= self.drills.kill_after_proved:
+            raise NodeKilled(f"drill: killed after storing the proof of job {job_id}")
+        await self.submit(job_id, rid)
+
+    async def submit(self, job_id: str, rid: int) -> None:
+        record = self.scheduler.move(job_id, S.SUBMITTING, expected=S.PROVED)
+        stored = self.journal.get_proof(job_id)
+        if stored is None:  # cannot happen: PROVED implies a stored proof
+            self._end(job_id, S.FAILED, "no stored proof for a PROVED job")
+            return
+        result = await self.submitter.submit(rid, decompress(stored), record.claim_deadline)
+        self.tally.submissions += result.sent
+        if result.settled is Settled.PAID:
+            assert result.completion is not None
+            payout = result.completion.payout
+            self.scheduler.move(
+                job_id, S.COMPLETED, expected=S.SUBMITTING, detail=result.reason,
+                payload={"payout_wei": str(payout), "tx": result.completion.tx_hash},
+            )  # fmt: skip
+            self.tally.earned_wei += payout
+            self.tally.paid += 1
+        elif result.settled is Settled.GAVE_UP:
+            self.scheduler.work_lost(job_id, f"submission: {result.reason}")  # back to PROVED; retried later
+        elif result.settled is Settled.CANCELLED:
+            self._end(job_id, S.CANCELLED, result.reason)
+        else:
+            self._end(job_id, S.SKIPPED, result.reason)
+
+    def _end(self, job_id: str, status: JobStatus, why: str) -> None:
+        current = self.journal.get(job_id).status
+        if current is status:
+            return
+        self.scheduler.move(job_id, status, expected=current, error=why)
+        if status is S.FAILED:
+            self.tally.errors.append(f"{job_id}: {why}")
+
+
+def _rid(job: JobRecord) -> int:
+    return int(job.payload["request_id"])
