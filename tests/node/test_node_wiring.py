@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from wiring_support import completions, post_job, run_until, settled, start
+
 from zkray.chain.devnet import Devnet
 from zkray.node.pipeline import job_id_of
 from zkray.policy.jobs import JobStatus
+from zkray.store import JobJournal
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +30,9 @@ def test_jobs_are_claimed_proved_submitted_and_paid(devnet: Devnet, ray_session:
         rids = [await post_job(devnet, n) for n in (10, 20, 30)]
         built = await start(devnet, tmp_path)
         node = await run_until(built, lambda nd: settled(nd, rids), timeout_s=120)
+        journal = JobJournal(tmp_path / "node.sqlite")
         for rid in rids:
-            job = node.journal.get(job_id_of(rid))
+            job = journal.get(job_id_of(rid))
             assert job.status is JobStatus.COMPLETED, (job.status, job.error, node.tally.errors)
             assert int(job.payload["payout_wei"]) > 0
             logs = await completions(devnet, rid)

@@ -62,6 +62,7 @@ async def post_job(devnet: Devnet, n: int, *, requester: int = 0, tip: int = TIP
             guests()["fib"], hashlib.sha256(data).digest(), url or data_uri(data), tip=tip,
             input_type=None if url else 1,
         )  # fmt: skip
+    await w3.provider.disconnect()
     return rid
 
 

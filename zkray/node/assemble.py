@@ -9,7 +9,7 @@ never share a nonce.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from web3 import AsyncHTTPProvider, AsyncWeb3
@@ -66,10 +66,10 @@ class Built:
     node: Node
     tx: TxManager
     fetcher: InputFetcher
-    closers: list[Any] = field(default_factory=list)
 
     async def close(self) -> None:
         await self.tx.close()
+        await self.tx.w3.provider.disconnect()
         await self.fetcher.close()
         self.node.scheduler.close()
         self.node.journal.close()
@@ -116,7 +116,6 @@ async def build_node(
     submitter = Submitter(chain, AttestationService(attesters, chain_id, verifier, breakers), policy)
     timeout = settings.proving.task_timeout_s
     runner = JobRunner(scheduler, journal, chain, fetcher, prover, submitter, task_timeout_s=timeout, drills=drills)
-    sweep_holder: list[PendingSweep] = []
     node = Node(
         settings, scheduler=scheduler, journal=journal, breakers=breakers, chain=chain, prover=prover,
         runner=runner, events=None, sweep=None,  # type: ignore[arg-type]  # set below: they feed the node
@@ -124,7 +123,6 @@ async def build_node(
     ws = None if settings.poll_events else target.ws_url
     node.events = EventSource(target.rpc_url, target.engine, journal, node, ws_url=ws, poll_s=0.25, start_block=0)
     node.sweep = PendingSweep(chain, node, settings.reconcile_s)
-    sweep_holder.append(node.sweep)
     return Built(node, tx, fetcher)
 
 

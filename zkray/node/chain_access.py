@@ -111,7 +111,8 @@ class ChainAccess:
         """The ExecutionCompleted event among a submission's receipt logs."""
         from web3.logs import DISCARD
 
-        events = self.engine.contract.events.ExecutionCompleted().process_receipt({"logs": outcome.logs}, errors=DISCARD)
+        completed = self.engine.contract.events.ExecutionCompleted()
+        events = completed.process_receipt({"logs": outcome.logs}, errors=DISCARD)
         if not events:
             return None
         args = events[0]["args"]

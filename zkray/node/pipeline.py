@@ -27,9 +27,9 @@ from zkray.node.sources import EventSource, PendingSweep
 from zkray.node.stages import JobRunner, NodeKilled
 from zkray.node.supervisor import ServiceStats, supervise
 from zkray.policy.degradation import Mode
+from zkray.policy.errors import InvalidTransition
 from zkray.policy.jobs import HOLDS_CLAIM, HOLDS_PROOF, TERMINAL, JobStatus
 from zkray.policy.profitability import check_profit, expected_payout, proving_eta
-from zkray.policy.errors import InvalidTransition
 from zkray.store import JobJournal, JobRecord, StatusConflict
 
 S = JobStatus
@@ -87,7 +87,10 @@ class Node:
             "events": self.events.run, "sweep": self.sweep.run, "dispatch": self._dispatch,
             "health": self._health, "heartbeat": self._heartbeat, "reaper": self._reaper,
         }  # fmt: skip
-        tasks = [asyncio.create_task(supervise(n, s, stop_sources, self._stats(n)), name=n) for n, s in services.items()]
+        tasks = [
+            asyncio.create_task(supervise(name, service, stop_sources, self._stats(name)), name=name)
+            for name, service in services.items()
+        ]
         prover_cancel = asyncio.Event()
         prover_task = asyncio.create_task(supervise("prover", self.prover.run, prover_cancel, self._stats("prover")))
         waiters = [asyncio.ensure_future(cancel.wait()), asyncio.ensure_future(self._stop_now.wait())]
@@ -129,7 +132,7 @@ class Node:
             self._stop_now.set()
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - one job's bug must not stop the others
+        except Exception as exc:  # one job's bug must not stop the others
             self.tally.errors.append(f"{job_id}: {type(exc).__name__}: {exc}")
             log.exception("job %s failed unexpectedly", job_id)
         finally:
@@ -191,8 +194,8 @@ class Node:
             await self.offer_request(rid, facts)
         elif job is None or job.status in TERMINAL or job.id in self._active:
             return  # unknown, settled, or its task checks the chain itself before each step
-        elif event.name in ("ExecutionClaimed", "ExecutionCompleted") and event.args.get("prover") != self.chain.address:
-            if job.status is S.QUEUED:
+        elif event.name in ("ExecutionClaimed", "ExecutionCompleted"):
+            if event.args.get("prover") != self.chain.address and job.status is S.QUEUED:
                 self.scheduler.move(job.id, S.SKIPPED, expected=S.QUEUED, error=f"{event.name} by another prover")
         elif event.name == "ExecutionCancelled" and job.status not in HOLDS_PROOF:
             self.scheduler.move(job.id, S.CANCELLED, expected=job.status, error="cancelled by the requester")
@@ -250,7 +253,7 @@ class Node:
         """Why the job is not worth taking at current gas (None: it is)."""
         try:
             gas_price = await self.chain.gas_price()
-        except Exception:  # noqa: BLE001 - unknown gas: admit, the claim step reads the chain again
+        except Exception:  # unknown gas: admit, the claim step reads the chain again
             return None
         eta = proving_eta(ASSUMED_CYCLES, self.prover.speed)  # before preflight the cycles are unknown
         payout = expected_payout(offer.tip_wei, offer.requested_at, now, eta)

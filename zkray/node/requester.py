@@ -67,7 +67,7 @@ class DemoRequester:
                         tip=tip, expiration_s=self.settings.expiration_s, input_type=INLINE,
                     )  # fmt: skip
                     self.posted.append(request_id)
-                except Exception:  # noqa: BLE001 - a demo keeps going; the count shows in the progress
+                except Exception:  # a demo keeps going; the count shows in the progress
                     self.failures += 1
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(cancel.wait(), self.settings.interval_s)

@@ -93,6 +93,6 @@ class PendingSweep:
                 self.sweeps += 1
             self._now.clear()
             waiters = [asyncio.ensure_future(cancel.wait()), asyncio.ensure_future(self._now.wait())]
-            _, pending = await asyncio.wait(waiters, timeout=self.period_s, return_when=asyncio.FIRST_COMPLETED)
+            _, _pending = await asyncio.wait(waiters, timeout=self.period_s, return_when=asyncio.FIRST_COMPLETED)
             for w in waiters:
                 w.cancel()

@@ -152,7 +152,7 @@ class JobRunner:
                     if state.status is RequestStatus.PENDING:
                         self.scheduler.work_lost(job_id, "claim did not land")
                     return False
-        except Exception as exc:  # noqa: BLE001 - the chain is unreachable: back to the queue, the claim is re-read
+        except Exception as exc:  # the chain is unreachable: back to the queue, the claim is re-read
             self.scheduler.work_lost(job_id, f"claim: {exc}")
             return False
         self.scheduler.move(job_id, S.CLAIMED, expected=S.CLAIMING, claim_deadline=float(state.claim_deadline))

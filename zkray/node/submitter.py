@@ -44,7 +44,7 @@ class SubmitResult:
 class AttestationService:
     """Signs verified receipts with the attester keys this node holds (threshold-many are needed)."""
 
-    def __init__(self, attesters: Sequence[Attester], chain_id: int, verifier: str, breakers: CircuitBreakers):
+    def __init__(self, attesters: Sequence[Attester], chain_id: int, verifier: str, breakers: CircuitBreakers) -> None:
         self.attesters = list(attesters)
         self.chain_id = chain_id
         self.verifier = verifier
@@ -113,13 +113,13 @@ class Submitter:
                 return SubmitResult(Settled.PAID, "submitted", completion, sent)
             except (TxReverted, ContractError) as exc:
                 error: Exception = exc  # e.g. NotClaimant after a lapse: the next `settled` explains it
-            except Exception as exc:  # noqa: BLE001 - every failure goes through the retry policy
+            except Exception as exc:  # every failure goes through the retry policy
                 error = exc
             decision = retrier.on_failure(_retryable(error), time.time())
             if not decision.retry:
                 try:
                     done = await self.settled(request_id)
-                except Exception:  # noqa: BLE001 - the chain is unreachable: leave the job PROVED
+                except Exception:  # the chain is unreachable: leave the job PROVED
                     done = None
                 if done is not None:
                     return SubmitResult(done.settled, done.reason, done.completion, sent)

@@ -43,7 +43,7 @@ async def supervise(
             await service(cancel)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a service's failure must not stop the node
+        except Exception as exc:  # a service's failure must not stop the node
             stats.last_error = f"{type(exc).__name__}: {exc}"
             stats.errors.append(stats.last_error)
             del stats.errors[:-20]
