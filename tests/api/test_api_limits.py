@@ -158,3 +158,16 @@ async def test_client_polls_through_a_server_restart(caplog: pytest.LogCaptureFi
     finally:
         await runner.cleanup()
         await service.close()
+
+
+async def test_repeated_failed_keys_from_one_address_are_slowed_down(serve, http: aiohttp.ClientSession) -> None:
+    api = await serve(config(failed_auth_per_s=0.001, failed_auth_burst=3))
+    statuses = []
+    for _ in range(5):
+        async with http.get(f"{api.url}/version", headers={"x-api-key": "guess-guess-guess-guess"}) as r:
+            statuses.append(r.status)
+            if r.status == 429:
+                assert (await r.json())["type"] == "TooManyFailedAuth" and int(r.headers["Retry-After"]) >= 1
+    assert statuses == [401, 401, 401, 429, 429]
+    async with api.client() as c:  # a valid key from the same address is not held up
+        assert (await c.version()).risc0_zkvm

@@ -6,8 +6,9 @@ base URL. Three middlewares wrap every route, outermost first:
 1. errors: every failure leaves as a JSON `{"type", "msg"}` body with a 4xx (or 503/500) status,
    aiohttp's own 404/405/413 included, so a client always gets something it can parse;
 2. timeout: no request (body upload included) runs past `handler_timeout_s`;
-3. auth: a known `x-api-key` (else 401), a token from the key's bucket (else 429 with Retry-After),
-   and an accepted `x-risc0-version` when the configuration restricts it.
+3. auth: a known `x-api-key` (else 401, or 429 once an address has failed too often), a token from the
+   key's bucket (else 429 with Retry-After), and an accepted `x-risc0-version` when the configuration
+   restricts it.
 
 Routes, methods and payloads are those of RISC Zero's bonsai-sdk (see docs/api.md and bonsai_handlers).
 """
@@ -25,7 +26,7 @@ from pydantic import ValidationError
 
 from zkray.api.config import ApiConfig
 from zkray.api.errors import ServiceError
-from zkray.api.keys import KeyRing, KeyState
+from zkray.api.keys import FailedAuthLimiter, KeyRing, KeyState
 from zkray.api.models import ErrorBody
 from zkray.api.service import ProvingService
 from zkray.api.uploads import UploadStore
@@ -66,6 +67,7 @@ class ApiState:
     service: ProvingService
     config: ApiConfig
     keys: KeyRing
+    failed_auth: FailedAuthLimiter
     inputs: UploadStore
     receipts: UploadStore
     clock: Callable[[], float]
@@ -120,10 +122,14 @@ def _timeout_middleware(timeout_s: float) -> Callable[[web.Request, Handler], Aw
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = request.app[STATE]
     caller = state.keys.lookup(request.headers.get(API_KEY_HEADER))
+    now = state.clock()
     if caller is None:
+        wait = state.failed_auth.retry_after_s(request.remote or "", now)
+        if wait is not None:
+            raise HttpProblem(429, "TooManyFailedAuth", f"too many requests without a valid {API_KEY_HEADER} "
+                              f"from this address; retry after {wait} s", {"Retry-After": str(wait)})
         raise HttpProblem(401, "Unauthorized", f"missing or unknown {API_KEY_HEADER} header; "
                           "ask the node's operator for an API key")
-    now = state.clock()
     if not caller.bucket.try_acquire(now):
         wait = caller.retry_after_s(now)
         raise HttpProblem(429, "RateLimited", f"key {caller.name} is over {caller.config.rate_per_s:g} requests/s; "
@@ -158,6 +164,7 @@ def create_app(service: ProvingService, config: ApiConfig, *, clock: Callable[[]
         service=service,
         config=config,
         keys=KeyRing(config.keys, clock()),
+        failed_auth=FailedAuthLimiter(config.failed_auth_per_s, config.failed_auth_burst),
         inputs=UploadStore(per_key_items, per_key_bytes),
         receipts=UploadStore(per_key_items, per_key_bytes),
         clock=clock,

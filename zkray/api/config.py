@@ -60,6 +60,9 @@ class ApiConfig(BaseModel):
                                           "the oldest are forgotten first.")
     max_uploads_per_key: int = Field(1000, ge=1, description="Input/receipt slots kept per key, pending or full.")
     handler_timeout_s: float = Field(30.0, gt=0, description="Longest any request may take (body included); 503.")
+    failed_auth_per_s: float = Field(5.0, gt=0, description="Requests with a wrong or missing key answered 401 "
+                                     "per client address per second; beyond that 429 (guessing keys costs time).")
+    failed_auth_burst: float = Field(50.0, ge=1, description="Failed-key requests a client address may make at once.")
     zkvm_versions: tuple[str, ...] = Field(("zkray-0.1",), description="What `GET /version` lists.")
     accepted_versions: tuple[str, ...] = Field(
         (), description="`x-risc0-version` values accepted (400 otherwise); empty: any, or none sent."

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from zkray.api.config import ApiKey
@@ -80,3 +81,26 @@ class KeyRing:
 
 def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+
+
+class FailedAuthLimiter:
+    """A token bucket per client address, spent by requests whose key is wrong or missing.
+
+    Keys have 16+ characters, so guessing is hopeless anyway; this keeps a guesser (or a misconfigured
+    client in a loop) from costing the node more than `rate` cheap 401s a second. At most `max_clients`
+    addresses are tracked; the least recently seen is forgotten first.
+    """
+
+    def __init__(self, rate: float, burst: float, max_clients: int = 10_000) -> None:
+        self._rate, self._burst, self._max = rate, burst, max_clients
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+
+    def retry_after_s(self, client: str, now: float) -> int | None:
+        """None if this failure may be answered 401; else whole seconds the client must wait (a 429)."""
+        bucket = self._buckets.pop(client, None) or TokenBucket(self._rate, self._burst, now)
+        self._buckets[client] = bucket
+        while len(self._buckets) > self._max:
+            self._buckets.popitem(last=False)
+        if bucket.try_acquire(now):
+            return None
+        return max(1, math.ceil(bucket.wait_time(now)))
