@@ -11,8 +11,11 @@ GPUs, the head runs the node, the repository is what gets installed) are checked
 from __future__ import annotations
 
 import copy
+import os
 import re
+import signal
 import subprocess
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -155,3 +158,42 @@ def test_node_secrets_file_stays_out_of_git_and_the_copy():
     assert result.returncode == 0
     for name in ("cluster.yaml", "cluster-local.yaml"):
         assert "~/zkray.env" in " ".join(load(name)["head_start_ray_commands"])
+
+
+@pytest.mark.parametrize("name", ["cluster.yaml", "cluster-local.yaml"])
+def test_head_start_commands_pass_the_env_file_and_track_the_node_pid(name, tmp_path):
+    """Run the head's node start and stop commands for real, in a scratch HOME with the repository at
+    ~/zkray; only the node itself is swapped for a small Python program that prints what it was given and
+    waits, so the shell plumbing (env file, RAY_ADDRESS, log, pid file, restart kill) is what is tested."""
+    commands = load(name)["head_start_ray_commands"]
+    stop = next(c for c in commands if "kill" in c)
+    start = next(c for c in commands if "-m zkray.serve" in c)
+    stand_in = ("import os, time; print(os.environ['ZKRAY_RPC_URL'], os.environ['RAY_ADDRESS'], flush=True); "
+                "time.sleep(60)")
+    start = start.replace("-m zkray.serve", f'-c "{stand_in}"')
+    (tmp_path / "zkray").symlink_to(ROOT)
+    (tmp_path / "zkray.env").write_text("ZKRAY_RPC_URL=http://rpc.test:8545\n")
+    env = {**os.environ, "HOME": str(tmp_path)}
+    pid = None
+    try:
+        subprocess.run(["bash", "-c", start], env=env, check=True, timeout=30)
+        pid = int((tmp_path / "zkray-serve.pid").read_text())
+        log = tmp_path / "zkray-serve.log"
+        for _ in range(300):  # bounded wait for the stand-in's first line (≤ 30 s)
+            if log.exists() and log.read_text():
+                break
+            time.sleep(0.1)
+        assert log.read_text().split() == ["http://rpc.test:8545", "auto"]
+        assert "python" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        subprocess.run(["bash", "-c", stop], env=env, check=True, timeout=30)
+        assert not (tmp_path / "zkray-serve.pid").exists()
+        for _ in range(300):  # the stop command killed the node it started (≤ 30 s)
+            if not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the stop command did not end the node")
+        pid = None
+    finally:
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
