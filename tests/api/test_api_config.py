@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
+import signal
+import sys
 from pathlib import Path
 
 import aiohttp
@@ -82,3 +86,33 @@ def test_public_surface() -> None:
     assert sorted(zkray.api.__all__) == zkray.api.__all__
     for name in zkray.api.__all__:
         assert getattr(zkray.api, name) is not None
+
+
+async def test_standalone_server_process() -> None:
+    """`python -m zkray.api` serves real proofs with keys from the environment, and stops on SIGTERM."""
+    env = {**os.environ, "ZKRAY_API_KEYS": f"alice:{ALICE}"}
+    env.pop("ZKRAY_API_CONFIG", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "zkray.api", "--port", "0", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        assert proc.stdout is not None
+        line = b""
+        for _ in range(200):  # bounded: the first lines are logging, then "listening on URL"
+            line = await asyncio.wait_for(proc.stdout.readline(), timeout=120)
+            if line.startswith(b"listening on ") or not line:
+                break
+        url = line.decode().removeprefix("listening on ").strip()
+        assert url.startswith("http://127.0.0.1:"), line
+        async with zkray.api.BonsaiClient(url, ALICE) as c:
+            receipt = await c.prove(FIB, fib_input(6), timeout=120)
+        receipt.verify(FIB)
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), timeout=60) == 0
+        rest = (await proc.stdout.read()).decode()
+        assert ALICE not in rest
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
