@@ -112,6 +112,8 @@ async def test_an_unreachable_server_is_a_retryable_error() -> None:
 
 async def test_a_non_bonsai_server_is_a_clear_error() -> None:
     async def html(request: web.Request) -> web.Response:
+        if request.path.startswith("/images"):
+            raise web.HTTPFound("http://example.invalid/elsewhere")
         return web.Response(text="<html>hello</html>", content_type="text/html")
 
     app = web.Application()
@@ -121,7 +123,13 @@ async def test_a_non_bonsai_server_is_a_clear_error() -> None:
         async with BonsaiClient(url, ALICE) as c:
             with pytest.raises(BonsaiHttpError) as e:
                 await c.version()
-        assert e.value.type == "BadResponse"
+            assert e.value.type == "BadResponse"
+            with pytest.raises(BonsaiHttpError) as e:
+                await c.upload_input(b"x")
+            assert e.value.type == "BadResponse"
+            with pytest.raises(BonsaiHttpError) as e:  # a redirect is not followed (nor is the key sent on)
+                await c.upload_img(FIB.hex(), b"")
+            assert e.value.status == 302
     finally:
         await runner.cleanup()
 

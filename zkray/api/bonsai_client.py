@@ -125,7 +125,7 @@ class BonsaiClient:
                         log.info("%s %s: 429, waiting %.1f s", method, urlsplit(url).path, wait)
                     else:
                         payload = await _read_limited(r, limit)
-                        if r.status >= 400:
+                        if not 200 <= r.status < 300:  # redirects included: this protocol has none
                             raise _http_error(r.status, payload, r.headers.get("Retry-After"))
                         return r.status, payload
             except (aiohttp.ClientError, TimeoutError) as e:
@@ -135,11 +135,7 @@ class BonsaiClient:
 
     async def _json(self, method: str, path: str, model: type[Any], json_body: Any = None) -> Any:
         _, payload = await self._request(method, path, json_body=json_body)
-        try:
-            return model.model_validate_json(payload)
-        except ValueError as e:
-            raise BonsaiHttpError(502, "BadResponse", f"{path}: the server's answer is not a {model.__name__}: "
-                                  f"{str(e)[:300]}") from None
+        return _parse(model, payload, path)
 
     # the bonsai-sdk surface
 
@@ -152,7 +148,7 @@ class BonsaiClient:
         status, payload = await self._request("GET", f"/images/upload/{image_id}")
         if status == 204:
             return True
-        url = ImgUploadRes.model_validate_json(payload).url
+        url = _parse(ImgUploadRes, payload, f"/images/upload/{image_id}").url
         await self._request("PUT", url, body=elf)
         return False
 
@@ -302,6 +298,14 @@ async def _read_limited(resp: aiohttp.ClientResponse, limit: int) -> bytes:
         if len(body) > limit:
             raise BonsaiHttpError(502, "ResponseTooLarge", f"the server's answer exceeds {limit} bytes")
     return bytes(body)
+
+
+def _parse(model: type[Any], payload: bytes, path: str) -> Any:
+    try:
+        return model.model_validate_json(payload)
+    except ValueError as e:
+        raise BonsaiHttpError(502, "BadResponse", f"{path}: the server's answer is not a {model.__name__}: "
+                              f"{str(e)[:300]}") from None
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
