@@ -12,6 +12,7 @@ from typing import Any
 
 import ray
 from ray import exceptions as rex
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from zkray.node.proving.errors import ProveTaskCrashed
 from zkray.node.proving.placement import TaskShape
@@ -33,9 +34,17 @@ _CRASHES = (
 class RayRuntime:
     """Submits prove tasks to the connected Ray cluster and watches them."""
 
+    def __init__(self, task: Any = None) -> None:
+        # `task`: another ray.remote function with run_prove's signature (the multi-node tests' tracer)
+        self._task = task if task is not None else _prove_task
+
     def nodes(self) -> list[Mapping[str, float]]:
         """Total resources of every alive node."""
         return [dict(n["Resources"]) for n in ray.nodes() if n.get("Alive")]
+
+    def alive_nodes(self) -> list[tuple[str, Mapping[str, float]]]:
+        """(node id, total resources) of every alive node, for cache affinity (`zkray.node.affinity`)."""
+        return [(n["NodeID"], dict(n["Resources"])) for n in ray.nodes() if n.get("Alive")]
 
     def submit(
         self,
@@ -44,12 +53,19 @@ class RayRuntime:
         request: tuple[str, Any, Any, bytes | None, Fault | None],
         remote: RemoteProver | None,
         name: str,
+        *,
+        node_id: str | None = None,
     ) -> Any:
         """Start one prove task; `request` is (kind, program, input, image id, fault). Program and input
-        may be ObjectRefs (top-level arguments, so Ray resolves them without a copy through the driver)."""
+        may be ObjectRefs (top-level arguments, so Ray resolves them without a copy through the driver).
+        `node_id` is a soft preference: a busy, full or dead node spills the task to another node."""
         kind, program, input_, image_id, fault = request
-        options = {**shape.ray_options(), "name": name}
-        return _prove_task.options(**options).remote(backend, kind, program, input_, image_id, fault, remote)
+        options: dict[str, Any] = {**shape.ray_options(), "name": name}
+        if node_id is not None:
+            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(
+                node_id, soft=True, _spill_on_unavailable=True
+            )
+        return self._task.options(**options).remote(backend, kind, program, input_, image_id, fault, remote)
 
     def wait(self, refs: Sequence[Any], timeout_s: float) -> list[Any]:
         """The refs that are done, waiting up to `timeout_s` for the first one."""
