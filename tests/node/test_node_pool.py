@@ -3,6 +3,8 @@ worker among them, each killed and retried while the others complete; fallback f
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +91,36 @@ def test_a_backend_no_node_can_run_is_never_scheduled(ray_session: Any) -> None:
         ProvingPool(RayRuntime(), ProvingConfig(backends=(B.GPU,)))
     with pytest.raises(NoCapableNode):
         ProvingPool(RayRuntime(), ProvingConfig(cpus_per_task=64.0))
+
+
+def test_submit_and_cancel_from_another_thread_while_poll_waits(ray_session: Any, tmp_path: Path) -> None:
+    """The node polls in a worker thread and submits/cancels from its event loop: nothing is lost or raced."""
+    pool = ProvingPool(RayRuntime(), ProvingConfig(max_concurrent=2))
+    done: dict[str, Any] = {}
+    stop = threading.Event()
+
+    def poller() -> None:
+        end = time.monotonic() + 150
+        while not stop.is_set() and time.monotonic() < end:
+            for outcome in pool.poll(0.2):
+                done[outcome.job_id] = outcome
+
+    thread = threading.Thread(target=poller)
+    thread.start()
+    try:
+        hang = Fault("hang", str(tmp_path / "hang"), 3600.0)
+        pool.submit(ProveRequest("job-cancelled", "fib", fib_input(9), fault=hang))
+        for n in (11, 13, 15):
+            pool.submit(ProveRequest(f"job-{n}", "fib", fib_input(n)))
+        end = time.monotonic() + 60
+        while pool.in_flight() == 0 and time.monotonic() < end:
+            time.sleep(0.05)
+        assert pool.cancel("job-cancelled")  # running (hung) or still waiting: either way it goes
+        end = time.monotonic() + 150
+        while len(done) < 3 and time.monotonic() < end:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert set(done) == {"job-11", "job-13", "job-15"} and all(o.ok for o in done.values())
+    assert pool.pending() == 0 and pool.counters["timeouts"] == 0

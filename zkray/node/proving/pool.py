@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -111,6 +112,7 @@ class ProvingPool:
         self._clock = clock
         self._rng = rng or random.Random()
         self._jobs: dict[str, _Job] = {}
+        self._lock = threading.Lock()  # submit/cancel may come from another thread than poll
         self.counters = {"started": 0, "proved": 0, "failed": 0, "timeouts": 0, "crashes": 0, "retries": 0}
         self._runnable: tuple[ProverBackend, ...] = ()
         self._slots: dict[ProverBackend, int] = {}
@@ -146,16 +148,18 @@ class ProvingPool:
 
     def submit(self, request: ProveRequest) -> None:
         """Queue a job's proof; it starts at the next `poll` with a free slot."""
-        if request.job_id in self._jobs:
-            raise ValueError(f"job {request.job_id} is already being proved; wait for its outcome")
         if request.image_id is None:
             request = _with_image_id(request)
         retrier = Retrier(self._config.retry_policy(), self._rng)
-        self._jobs[request.job_id] = _Job(request, retrier, next_at=self._clock())
+        with self._lock:
+            if request.job_id in self._jobs:
+                raise ValueError(f"job {request.job_id} is already being proved; wait for its outcome")
+            self._jobs[request.job_id] = _Job(request, retrier, next_at=self._clock())
 
     def cancel(self, job_id: str) -> bool:
         """Stop proving a job (claimed by another prover, cancelled); kills its task if running."""
-        job = self._jobs.pop(job_id, None)
+        with self._lock:
+            job = self._jobs.pop(job_id, None)
         if job is None:
             return False
         if job.ref is not None:
@@ -164,44 +168,56 @@ class ProvingPool:
 
     def in_flight(self) -> int:
         """Jobs with a task running now."""
-        return sum(1 for j in self._jobs.values() if j.ref is not None)
+        with self._lock:
+            return sum(1 for j in self._jobs.values() if j.ref is not None)
 
     def pending(self) -> int:
         """Jobs not yet finished (running or waiting to start or retry)."""
         return len(self._jobs)
 
     def poll(self, timeout_s: float = 1.0) -> list[ProveOutcome]:
-        """Start due attempts, wait up to `timeout_s` for tasks, kill hung ones; return finished jobs."""
+        """Start due attempts, wait up to `timeout_s` for tasks, kill hung ones; return finished jobs.
+
+        Safe to run in a worker thread while another thread calls `submit` and `cancel`: the job table is
+        locked except during the wait itself, and a job cancelled meanwhile is dropped, not reported."""
         outcomes: list[ProveOutcome] = []
-        now = self._clock()
-        self._start_due(now)
-        running = {j.ref: j for j in self._jobs.values() if j.ref is not None}  # ObjectRefs hash by id
-        # Wake for a deadline or a retry that falls due; a job due but blocked (no free slot, breaker, mode)
-        # can only start after a task ends or `timeout_s` passes, so it must not turn this into a busy loop.
-        wake = min([j.deadline for j in running.values()] + [self._next_retry(now)])
-        wait_s = max(0.0, min(timeout_s, wake - now))
+        with self._lock:
+            now = self._clock()
+            self._start_due(now)
+            running = {j.ref: j for j in self._jobs.values() if j.ref is not None}  # ObjectRefs hash by id
+            # Wake for a deadline or a retry falling due; a job due but blocked (no free slot, breaker, mode)
+            # can only start after a task ends or `timeout_s` passes: it must not make this a busy loop.
+            wake = min([j.deadline for j in running.values()] + [self._next_retry(now)])
+            wait_s = max(0.0, min(timeout_s, wake - now))
+            waiting = bool(self._jobs)
         ready: list[Any] = []
         if running:
-            ready = self._runtime.wait([j.ref for j in running.values()], wait_s)
-        elif self._jobs:
+            ready = self._runtime.wait(list(running), wait_s)
+        elif waiting:
             time.sleep(wait_s)
-        now = self._clock()
-        for ref in ready:
-            job = running.pop(ref)
-            try:
-                receipt = self._runtime.result(ref)
-            except Exception as err:
-                self._failed(job, err, now, outcomes)
-            else:
-                self._proved(job, receipt, now, outcomes)
-        for job in running.values():
-            if now >= job.deadline:
-                self._runtime.kill(job.ref)
-                self.counters["timeouts"] += 1
-                limit = self._timeout(job.request)
-                err = ProveTimeout(f"job {job.request.job_id}: no result within {limit:.0f}s on {job.backend}")
-                self._failed(job, err, now, outcomes)
+        with self._lock:
+            now = self._clock()
+            for ref in ready:
+                job = running.pop(ref)
+                if self._current(job, ref):
+                    try:
+                        receipt = self._runtime.result(ref)
+                    except Exception as err:
+                        self._failed(job, err, now, outcomes)
+                    else:
+                        self._proved(job, receipt, now, outcomes)
+            for ref, job in running.items():
+                if self._current(job, ref) and now >= job.deadline:
+                    self._runtime.kill(ref)
+                    self.counters["timeouts"] += 1
+                    limit = self._timeout(job.request)
+                    err = ProveTimeout(f"job {job.request.job_id}: no result within {limit:.0f}s on {job.backend}")
+                    self._failed(job, err, now, outcomes)
         return outcomes
+
+    def _current(self, job: _Job, ref: Any) -> bool:
+        """Is this attempt still the job's live one (not cancelled while the pool waited)?"""
+        return self._jobs.get(job.request.job_id) is job and job.ref is ref
 
     def run(self, requests: Iterable[ProveRequest], *, deadline_s: float) -> dict[str, ProveOutcome]:
         """Prove `requests` and wait for all of them, at most `deadline_s` (a script's or a test's loop);
@@ -220,10 +236,12 @@ class ProvingPool:
     def stats(self) -> dict[str, Any]:
         """Counters and what is running where, for the dashboard."""
         by_backend = {b.value: 0 for b in self._runnable}
-        for job in self._jobs.values():
-            if job.backend is not None and job.ref is not None:
-                by_backend[job.backend.value] = by_backend.get(job.backend.value, 0) + 1
-        return {**self.counters, "pending": self.pending(), "running": by_backend,
+        with self._lock:
+            for job in self._jobs.values():
+                if job.backend is not None and job.ref is not None:
+                    by_backend[job.backend.value] = by_backend.get(job.backend.value, 0) + 1
+            pending = len(self._jobs)
+        return {**self.counters, "pending": pending, "running": by_backend,
                 "runnable": [b.value for b in self._runnable]}  # fmt: skip
 
     # ---- internals ----------------------------------------------------------------------------------
@@ -270,7 +288,7 @@ class ProvingPool:
     def _proved(self, job: _Job, receipt: bytes, now: float, outcomes: list[ProveOutcome]) -> None:
         self._report(job.backend, ok=True)
         self.counters["proved"] += 1
-        del self._jobs[job.request.job_id]
+        self._jobs.pop(job.request.job_id, None)
         outcomes.append(ProveOutcome(job.request.job_id, receipt, None, len(job.tried), tuple(job.tried)))
 
     def _failed(self, job: _Job, err: Exception, now: float, outcomes: list[ProveOutcome]) -> None:
@@ -288,7 +306,7 @@ class ProvingPool:
             job.next_at = decision.at
             return
         self.counters["failed"] += 1
-        del self._jobs[job.request.job_id]
+        self._jobs.pop(job.request.job_id, None)
         failure = ProveFailed(job.request.job_id, len(job.tried), err)
         outcomes.append(ProveOutcome(job.request.job_id, None, failure, len(job.tried), tuple(job.tried)))
 
