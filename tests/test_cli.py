@@ -53,7 +53,9 @@ def test_execute_an_elf_guest():
 
 
 def test_serve_demo_runs(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "zkray.serve"], capture_output=True, text=True, timeout=300,
-                         cwd=tmp_path)
-    assert out.returncode == 0, out.stderr
-    assert "fib(9) = 55" in out.stdout
+    # The embedded default, bounded: devnet + demo requester + node; exits 0 once all 3 jobs are paid.
+    cmd = [sys.executable, "-m", "zkray.serve", "--jobs", "3", "--interval", "0.2", "--exit-when-done",
+           "--no-progress", "--timeout", "240"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "posted=3 completed=3" in out.stdout and "paid=3" in out.stdout

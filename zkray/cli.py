@@ -58,6 +58,12 @@ def _cmd_devnet(args: argparse.Namespace) -> int:
     return devnet.main(args.rest)
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from zkray import serve
+
+    return serve.main(args.rest)
+
+
 def _cmd_execute(args: argparse.Namespace) -> int:
     """Preflight a RISC-V guest ELF: exit code, cycles, image id and journal, without proving."""
     from zkray.zkvm.rv32im import execute
@@ -94,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     dn = sub.add_parser("devnet", help="run a local chain with the contracts deployed")
     dn.add_argument("rest", nargs=argparse.REMAINDER)
     dn.set_defaults(func=_cmd_devnet)
+    sv = sub.add_parser("serve", help="run the prover node (no options: embedded devnet + demo requester)",
+                        add_help=False)  # fmt: skip
+    sv.add_argument("rest", nargs=argparse.REMAINDER)
+    sv.set_defaults(func=_cmd_serve)
     ex = sub.add_parser("execute", help="run a guest ELF on an input (preflight: no proof)")
     ex.add_argument("elf", help="RV32IM guest ELF, e.g. guest/fib.elf")
     src = ex.add_mutually_exclusive_group()
@@ -107,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["serve"]:  # every option belongs to `zkray serve` (REMAINDER cannot take a leading option)
+        from zkray import serve
+
+        return serve.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

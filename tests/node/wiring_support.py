@@ -110,7 +110,15 @@ async def run_until(
     return built.node
 
 
-async def start(devnet: Devnet, data_dir: Path, *, drills: Drills | None = None, prover: int = 0,
-                rpc_url: str | None = None, ws_url: str | None = None, **overrides: Any) -> Built:
+async def start(
+    devnet: Devnet,
+    data_dir: Path,
+    *,
+    drills: Drills | None = None,
+    prover: int = 0,
+    rpc_url: str | None = None,
+    ws_url: str | None = None,
+    **overrides: Any,
+) -> Built:
     settings = fast_settings(data_dir, **overrides)
     return await build_node(settings, target_of(devnet, prover, rpc_url, ws_url), drills=drills)

@@ -56,6 +56,14 @@ class DemoRequester:
         rng = random.Random(self.settings.seed + len(self.posted))
         image_ids = guests()
         w3: AsyncWeb3[Any] = AsyncWeb3(AsyncHTTPProvider(self.rpc_url, request_kwargs={"timeout": 10}))
+        try:
+            await self._post(w3, rng, image_ids, cancel)
+        finally:
+            await w3.provider.disconnect()
+
+    async def _post(
+        self, w3: AsyncWeb3[Any], rng: random.Random, image_ids: dict[str, bytes], cancel: asyncio.Event
+    ) -> None:
         async with TxManager(w3, self.key) as tx:
             client = EngineClient(w3, self.engine, sender=tx)
             tip = int(self.settings.tip_eth * WEI_PER_ETH)
