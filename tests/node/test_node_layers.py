@@ -1,4 +1,5 @@
-"""Ray stays at the edge: only the factory and runtime modules import it; public surfaces are complete."""
+"""Ray stays at the edge: in the actors and the proving package only the factory and runtime modules
+import it; actors never import the node layer; the proving surface is complete."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_only_the_factory_and_runtime_modules_import_ray() -> None:
-    files = [*(ROOT / "actors").glob("*.py"), *(ROOT / "zkray" / "node").rglob("*.py")]
+    # the state actors and the proving package; the node's entry point (ray.init) is the wiring's edge
+    files = [*(ROOT / "actors").glob("*.py"), *(ROOT / "zkray" / "node" / "proving").rglob("*.py")]
     assert len(files) > 10
     for path in files:
         rel = path.relative_to(ROOT).as_posix()
