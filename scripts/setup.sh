@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: the RISC-V cross compiler and QEMU (guests), chromium (dashboard tests).
-APT_PACKAGES=(gcc-riscv64-unknown-elf qemu-user make)
+APT_PACKAGES=(gcc-riscv64-unknown-elf qemu-user make chromium)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     missing=()
     for pkg in "${APT_PACKAGES[@]}"; do

@@ -67,7 +67,14 @@ function render(s) {
 
   const breakers = Object.entries(s.breakers);
   fillRows($("breakers").tBodies[0], breakers.length
-    ? breakers.map(([name, state]) => [cell(name), cell(state, "state-" + state)])
+    ? breakers.map(([name, state]) => {
+        const td = cell("");
+        const pill = document.createElement("span");
+        pill.className = "pill state-" + state;
+        pill.textContent = state;
+        td.appendChild(pill);
+        return [cell(name), td];
+      })
     : [[cell("none yet")]]);
   const caches = Object.entries(s.caches);
   fillRows($("caches").tBodies[0], caches.length
@@ -106,6 +113,10 @@ function drawChart(canvas, samples) {
     ctx.fillText("collecting samples…", pad + 10, h / 2);
     return;
   }
+  const span = samples[samples.length - 1].at - samples[0].at;
+  ctx.fillStyle = "#7a8494";
+  ctx.fillText(`-${Math.round(span)} s`, pad, h - pad + 14);
+  ctx.fillText("now", w - 30, h - pad + 14);
   const x = (i) => pad + ((w - pad - 5) * i) / (samples.length - 1);
   const y = (v) => h - pad - ((h - pad - 10) * v) / max;
   ctx.strokeStyle = "#2d6cdf";
