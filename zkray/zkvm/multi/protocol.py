@@ -1,0 +1,46 @@
+"""What prover and verifier of the multi-chip STARK share: the transcript's start, the grouping of
+chips by height, and the security calculation. (The verifier imports this, never the prover.)"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Sequence
+
+from zkray.zkvm import field as F
+from zkray.zkvm.multi.chip import Chip, PublicTuple, bus_id
+from zkray.zkvm.params import StarkParams
+from zkray.zkvm.transcript import Transcript
+
+PROTOCOL = b"zkray-multi-stark-v1"
+SHIFT = F.GENERATOR  # every LDE lives on the coset s·<ω_m>, disjoint from every trace domain
+MAX_LOG_N = 24
+
+
+def height_groups(log_ns: Sequence[int]) -> list[tuple[int, list[int]]]:
+    """Chips grouped by height, tallest first; chips keep their list order inside a group.
+
+    Each group shares one Merkle tree per phase (main, aux, quotient) and one FRI proof."""
+    return [(h, [i for i, v in enumerate(log_ns) if v == h]) for h in sorted(set(log_ns), reverse=True)]
+
+
+def security_bits(params: StarkParams, log_ns: Sequence[int]) -> float:
+    """The single-AIR conjecture with the field term charged for every group's LDE domain together
+    (the DEEP/ALI and folding errors of the groups add up, so their domain sizes do)."""
+    total = sum(1 << (h + params.log_blowup) for h in set(log_ns))
+    return params.security_bits(math.ceil(math.log2(total)))
+
+
+def start_transcript(chips: Sequence[Chip], params: StarkParams, log_ns: Sequence[int], public: Sequence[int],
+                     public_tuples: Sequence[PublicTuple]) -> Transcript:
+    """Protocol tag, parameters, every chip's fingerprint and height, the public inputs and tuples."""
+    t = Transcript(PROTOCOL)
+    t.absorb(b"params", params.encode())
+    t.absorb(b"chip count", struct.pack("<I", len(chips)))
+    for chip, log_n in zip(chips, log_ns, strict=True):
+        t.absorb(b"chip", chip.fingerprint() + struct.pack("<B", log_n))
+    t.absorb_field(b"public", [int(v) % F.P for v in public])
+    for pt in public_tuples:
+        t.absorb_field(b"public tuple", [bus_id(pt.bus), len(pt.values), *(int(v) % F.P for v in pt.values),
+                                         pt.multiplicity % F.P])
+    return t

@@ -1,0 +1,173 @@
+"""The multi-chip verifier: `verify_multi(chips, proof, public)` raises VerificationError unless it holds.
+
+It imports nothing from either prover. It replays the transcript, checks that the chips' cumulative sums
+and the public tuples' share add to zero, checks every chip's constraints at the out-of-domain point
+against its committed quotient, and, per height group, recomputes the DEEP composition at the queried
+points from Merkle-opened rows and checks the group's FRI proof.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+import numpy as np
+
+from zkray.zkvm import deep, fri, merkle
+from zkray.zkvm import ext as E
+from zkray.zkvm import field as F
+from zkray.zkvm.air import PointBuilder, Val
+from zkray.zkvm.composition import quotient_at
+from zkray.zkvm.errors import ReceiptError, VerificationError
+from zkray.zkvm.multi.chip import Chip, PublicTuple, bus_arities, check_public_tuples
+from zkray.zkvm.multi.lookup import eval_chip, public_sum
+from zkray.zkvm.multi.proof import MultiProof, decode
+from zkray.zkvm.multi.protocol import SHIFT, height_groups, security_bits, start_transcript
+from zkray.zkvm.params import MIN_SECURITY_BITS, StarkParams
+from zkray.zkvm.proof import fri_schedule
+
+_ONE = np.array([1, 0, 0, 0], dtype=np.uint32)
+_ZERO = np.zeros(4, dtype=np.uint32)
+
+
+def verify_multi_seal(chips: Sequence[Chip], seal: bytes, public: Sequence[int], params: StarkParams, *,
+                      public_tuples: Sequence[PublicTuple] = ()) -> None:
+    """Decode and verify; malformed bytes are a VerificationError too (chained to the ReceiptError)."""
+    try:
+        proof = decode(seal, chips, params)
+    except ReceiptError as e:
+        raise VerificationError(f"multi-chip seal is malformed: {e}") from e
+    verify_multi(chips, proof, public, public_tuples=public_tuples)
+
+
+def _check_ood(chip: Chip, proof: MultiProof, i: int, challenges: list[np.ndarray], lam: np.ndarray,
+               z: np.ndarray, public: Sequence[int]) -> None:
+    """The chip's constraint composition at z must equal its committed quotient chunks at z."""
+    o, n = proof.ood[i], 1 << proof.log_ns[i]
+    aux_z = [Val(E.from_coords(o.aux_z[4 * a : 4 * a + 4]), True) for a in range(chip.aux_width)]
+    aux_zg = [Val(E.from_coords(o.aux_zg[4 * a : 4 * a + 4]), True) for a in range(chip.aux_width)]
+    builder = PointBuilder(main=[Val(v, True) for v in o.main_z], main_next=[Val(v, True) for v in o.main_zg],
+                           aux=aux_z, aux_next=aux_zg, challenges=[Val(c, True) for c in challenges],
+                           public=public, n=n)
+    eval_chip(chip, builder)
+    expected = quotient_at(builder.values, lam, z, n)
+    z_n, z_kn = E.pow_ext(z, n), _ONE
+    committed = np.zeros(4, dtype=np.uint32)
+    for k in range(chip.quotient_chunks):
+        committed = F.add(committed, E.mul(E.from_coords(o.quotient_z[4 * k : 4 * k + 4]), z_kn))
+        z_kn = E.mul(z_kn, z_n)
+    if not np.array_equal(expected, committed):
+        raise VerificationError(f"{chip.name}: constraints do not hold at the out-of-domain point (quotient mismatch)")
+
+
+def verify_multi(chips: Sequence[Chip], proof: MultiProof, public: Sequence[int] = (), *,
+                 public_tuples: Sequence[PublicTuple] = ()) -> None:
+    params = proof.params
+    params.validate()
+    try:
+        check_public_tuples(public_tuples, bus_arities(chips))
+    except ValueError as e:
+        raise VerificationError(f"the statement is malformed: {e}") from e
+    log_ns = proof.log_ns
+    if len(log_ns) != len(chips) or len(proof.ood) != len(chips) or len(proof.cumulative_sums) != len(chips):
+        raise VerificationError(f"proof is for {len(log_ns)} chips, the verifier has {len(chips)}")
+    bits = security_bits(params, log_ns)
+    if bits < MIN_SECURITY_BITS:
+        raise VerificationError(f"parameters give {bits:.1f} bits for these heights, below {MIN_SECURITY_BITS}")
+    for chip, log_n in zip(chips, log_ns, strict=True):
+        if chip.fixed_height and log_n != chip.air.log_trace_length(public):
+            raise VerificationError(f"{chip.name}: proof is for 2^{log_n} rows, the public inputs imply "
+                                    f"2^{chip.air.log_trace_length(public)}")
+    groups = height_groups(log_ns)
+    if len(proof.groups) != len(groups):
+        raise VerificationError("proof has the wrong number of height groups")
+    tr = start_transcript(chips, params, log_ns, public, public_tuples)
+
+    for gp in proof.groups:
+        tr.absorb(b"main root", gp.main_root)
+    alpha, beta = tr.challenge_ext(b"logup alpha"), tr.challenge_ext(b"logup beta")
+    for gp, (_, members) in zip(proof.groups, groups, strict=True):
+        has_aux = any(chips[i].interactions for i in members)
+        if (gp.aux_root is not None) != has_aux:
+            raise VerificationError("aux commitment present where no chip has interactions, or missing")
+        if gp.aux_root is not None:
+            tr.absorb(b"aux root", gp.aux_root)
+    total = public_sum(public_tuples, alpha, beta)
+    for chip, c in zip(chips, proof.cumulative_sums, strict=True):
+        if (c is not None) != bool(chip.interactions):
+            raise VerificationError(f"{chip.name}: cumulative sum present without interactions, or missing")
+        if c is not None:
+            tr.absorb_field(b"cumulative sum " + chip.name.encode(), c)
+            total = F.add(total, c)
+    # The global LogUp identity: every tuple sent (by a chip or the statement) is received as often.
+    if total.any():
+        raise VerificationError("interactions do not balance: the chips' cumulative sums and the public tuples "
+                                "do not add up to zero")
+
+    lam = tr.challenge_ext(b"composition")
+    for gp in proof.groups:
+        tr.absorb(b"quotient root", gp.quotient_root)
+    z = tr.challenge_ext(b"ood point")
+    for chip, o in zip(chips, proof.ood, strict=True):
+        tr.absorb_field(b"ood " + chip.name.encode(),
+                        np.concatenate([o.main_z, o.main_zg, o.aux_z, o.aux_zg, o.quotient_z]))
+    for log_n, _ in groups:
+        log_m = log_n + params.log_blowup
+        if np.array_equal(E.pow_ext(z, 1 << log_n), _ONE) or np.array_equal(
+                E.pow_ext(z, 1 << log_m), E.from_base(pow(SHIFT, 1 << log_m, F.P))):
+            raise VerificationError("out-of-domain point fell inside an evaluation domain (retry)")
+    for i, chip in enumerate(chips):
+        c = proof.cumulative_sums[i]
+        _check_ood(chip, proof, i, [alpha, beta, c if c is not None else _ZERO], lam, z, public)
+
+    group_betas = []
+    gammas = []
+    for gp, (log_n, _) in zip(proof.groups, groups, strict=True):
+        gammas.append(tr.challenge_ext(b"deep"))
+        if len(gp.fri_roots) != len(fri_schedule(log_n, params)):
+            raise VerificationError(f"group 2^{log_n}: wrong number of FRI layers")
+        betas = []
+        for k, root in enumerate(gp.fri_roots):
+            tr.absorb(b"fri root %d" % k, root)
+            betas.append(tr.challenge_ext(b"fri fold %d" % k))
+        tr.absorb_field(b"fri final", gp.fri_final)
+        group_betas.append(betas)
+    if not tr.check_grind(params.grinding_bits, proof.pow_nonce):
+        raise VerificationError("proof-of-work nonce does not meet the grinding target")
+    tr.absorb(b"pow", struct.pack("<Q", proof.pow_nonce))
+
+    for gi, (gp, (log_n, members)) in enumerate(zip(proof.groups, groups, strict=True)):
+        log_m = log_n + params.log_blowup
+        indices = tr.challenge_indices(b"queries", params.num_queries, log_m)
+        uniq = sorted(set(indices))
+        mats = [(gp.main_root, gp.main_open, sum(chips[i].air.main_width for i in members), "main")]
+        if gp.aux_root is not None:
+            mats.append((gp.aux_root, gp.aux_open, sum(4 * chips[i].aux_width for i in members), "aux"))  # type: ignore[arg-type]
+        mats.append((gp.quotient_root, gp.quotient_open, sum(4 * chips[i].quotient_chunks for i in members),
+                     "quotient"))
+        rows = []
+        for root, op, width, name in mats:
+            if op is None or op.rows.shape != (len(uniq), width):
+                raise VerificationError(f"group 2^{log_n}: {name} opening has the wrong shape")
+            merkle.verify(root, log_m, uniq, op.rows, op.siblings)
+            rows.append(op.rows)
+        # DEEP at each queried point, columns in the order the prover combined them.
+        oods = [proof.ood[i] for i in members]
+        main_z = np.concatenate([o.main_z for o in oods])
+        main_zg = np.concatenate([o.main_zg for o in oods])
+        aux_z = np.concatenate([o.aux_z for o in oods])
+        aux_zg = np.concatenate([o.aux_zg for o in oods])
+        quot_z = np.concatenate([o.quotient_z for o in oods])
+        all_rows = np.concatenate(rows, axis=1)
+        coeffs = deep.coefficients(gammas[gi], all_rows.shape[1], main_z.shape[0] + aux_z.shape[0])
+        sums = np.zeros((len(uniq), 8), dtype=np.uint32)
+        deep._combine(np.ascontiguousarray(all_rows.T), coeffs, sums)
+        s1_z, s2_zg = deep.sums_at(np.concatenate([main_z, aux_z, quot_z]), np.concatenate([main_zg, aux_zg]), coeffs)
+        w = F.root_of_unity(log_m)
+        xs = np.array([pow(w, q, F.P) * SHIFT % F.P for q in uniq], dtype=np.uint32)
+        zg = F.mul(z, np.uint32(F.root_of_unity(log_n)))
+        deep_at = deep.deep_values(sums, xs, z, zg, s1_z, s2_zg)
+        pos = {q: k for k, q in enumerate(uniq)}
+        fri.verify_queries(gp.fri_roots, gp.fri_final, group_betas[gi], indices, deep_at[[pos[q] for q in indices]],
+                           [(op.rows, op.siblings) for op in gp.fri_open], log_m, SHIFT,
+                           fri_schedule(log_n, params))
