@@ -71,6 +71,11 @@ def verify_multi(chips: Sequence[Chip], proof: MultiProof, public: Sequence[int]
     log_ns = proof.log_ns
     if len(log_ns) != len(chips) or len(proof.ood) != len(chips) or len(proof.cumulative_sums) != len(chips):
         raise VerificationError(f"proof is for {len(log_ns)} chips, the verifier has {len(chips)}")
+    for chip, o, c in zip(chips, proof.ood, proof.cumulative_sums, strict=True):
+        mw, aw, qw = chip.air.main_width, 4 * chip.aux_width, 4 * chip.quotient_chunks
+        shapes = [a.shape for a in (o.main_z, o.main_zg, o.aux_z, o.aux_zg, o.quotient_z)]
+        if shapes != [(mw, 4), (mw, 4), (aw, 4), (aw, 4), (qw, 4)] or (c is not None and c.shape != (4,)):
+            raise VerificationError(f"{chip.name}: out-of-domain values have the wrong shape for this chip")
     bits = security_bits(params, log_ns)
     if bits < MIN_SECURITY_BITS:
         raise VerificationError(f"parameters give {bits:.1f} bits for these heights, below {MIN_SECURITY_BITS}")

@@ -1,0 +1,145 @@
+"""Multi-chip soundness: a witness pushed past the prover's own check (check=False) never verifies."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from test_multi_chips import SENDER, SQUARES, TABLE, SquareTableAir, random_xs, square_traces
+
+from zkray.zkvm import ext as E
+from zkray.zkvm import field as F
+from zkray.zkvm.errors import ProofError, VerificationError
+from zkray.zkvm.multi import Chip, Interaction, decode, encode, prove_multi, verify_multi
+from zkray.zkvm.multi import prover as multi_prover
+from zkray.zkvm.params import DEFAULT_PARAMS, StarkParams
+
+
+def forced(traces, chips=SQUARES, **kw):
+    """A proof the prover would refuse: made with check=False, as a cheating prover would."""
+    return prove_multi(chips, traces, check=False, **kw)
+
+
+def test_sent_tuple_missing_from_the_receiver_is_rejected():
+    xs = random_xs(10)
+    xs[3] = 70  # (70, 4900) is not in the 64-row table
+    traces = square_traces(xs)
+    with pytest.raises(ProofError, match="do not balance on bus 'square'"):
+        prove_multi(SQUARES, traces)
+    with pytest.raises(VerificationError, match="do not add up"):
+        verify_multi(SQUARES, forced(traces))
+
+
+def test_sent_tuple_that_is_not_a_square_is_rejected():
+    xs = random_xs(11)
+    traces = square_traces(xs)
+    traces[0][1, 2] = (int(traces[0][1, 2]) + 1) % F.P  # y ≠ x·x: breaks the sender and the lookup
+    with pytest.raises(ProofError):
+        prove_multi(SQUARES, traces)
+    with pytest.raises(VerificationError):
+        verify_multi(SQUARES, forced(traces))
+
+
+@pytest.mark.parametrize("delta", [1, -1, F.P - 2])
+def test_wrong_multiplicity_is_rejected(delta):
+    traces = square_traces(random_xs(12))
+    traces[1][1, 9] = (int(traces[1][1, 9]) + delta) % F.P
+    with pytest.raises(ProofError, match="do not balance"):
+        prove_multi(SQUARES, traces)
+    with pytest.raises(VerificationError):
+        verify_multi(SQUARES, forced(traces))
+
+
+def test_chip_breaking_its_own_constraint_with_balanced_bus_is_rejected():
+    xs = random_xs(13, high=60)
+    traces = square_traces(xs)
+    traces[1][:, 63] = [5, 0]  # x jumps from 62 to 5 (multiplicity 0): the bus still balances
+    with pytest.raises(ProofError, match=r"'x steps by 1' fails at row 62"):
+        prove_multi(SQUARES, traces)
+    with pytest.raises(VerificationError, match="test-square-table: constraints do not hold"):
+        verify_multi(SQUARES, forced(traces))
+
+
+def test_tampered_cumulative_sum_in_the_seal_is_rejected():
+    proof = prove_multi(SQUARES, square_traces(random_xs(14)))
+    delta = np.array([1, 2, 3, 4], dtype=np.uint32)
+    alone = dataclasses.replace(proof, cumulative_sums=[F.add(proof.cumulative_sums[0], delta),
+                                                        proof.cumulative_sums[1]])
+    with pytest.raises(VerificationError, match="do not add up"):
+        verify_multi(SQUARES, alone)
+    # Moving a share from one chip to the other keeps the total at zero; the running sums then disagree.
+    moved = dataclasses.replace(proof, cumulative_sums=[F.add(proof.cumulative_sums[0], delta),
+                                                        F.sub(proof.cumulative_sums[1], delta)])
+    with pytest.raises(VerificationError, match="constraints do not hold"):
+        verify_multi(SQUARES, decode(encode(moved), SQUARES, DEFAULT_PARAMS))
+
+
+def test_prover_lying_about_cumulative_sums_is_rejected(monkeypatch):
+    # A cheating prover hides an unbalanced tuple: it shifts the sender's claimed share so the total is
+    # zero, and builds that chip's running sum to end at the claimed value.
+    xs = random_xs(15)
+    xs[0] = 70
+    traces = square_traces(xs)
+    honest = multi_prover.generate_aux
+
+    def lying(chip, main, alpha, beta):
+        aux, total, by_bus = honest(chip, main, alpha, beta)
+        if chip is SENDER:
+            _, table_total, _ = honest(TABLE, traces[1], alpha, beta)
+            fake = F.neg(table_total)
+            n = main.shape[1]
+            shift = E.mul_base(np.broadcast_to(F.mul(F.sub(fake, total), np.uint32(pow(n, F.P - 2, F.P))), (n, 4)),
+                               np.arange(1, n + 1, dtype=np.uint32))
+            aux[-1] = F.sub(aux[-1], shift)  # S_i = prefix_i − (i+1)·C'/n: S' − S steps match C' on every row…
+            return aux, fake, by_bus
+        return aux, total, by_bus
+
+    monkeypatch.setattr(multi_prover, "generate_aux", lying)
+    proof = forced(traces)
+    assert not F.add(proof.cumulative_sums[0], proof.cumulative_sums[1]).any()  # …and the total is zero
+    with pytest.raises(VerificationError, match="test-square-sender: constraints do not hold"):
+        verify_multi(SQUARES, proof)  # …but the cyclic step from the last row to the first does not
+
+
+def test_tampered_inverse_column_is_rejected(monkeypatch):
+    honest = multi_prover.generate_aux
+
+    def tampered(chip, main, alpha, beta):
+        aux, total, by_bus = honest(chip, main, alpha, beta)
+        if chip is TABLE:
+            aux[0, 17, 1] = (int(aux[0, 17, 1]) + 1) % F.P
+        return aux, total, by_bus
+
+    monkeypatch.setattr(multi_prover, "generate_aux", tampered)
+    traces = square_traces(random_xs(16))
+    with pytest.raises(ProofError, match="inverse"):
+        prove_multi(SQUARES, traces)
+    with pytest.raises(VerificationError):
+        verify_multi(SQUARES, forced(traces))
+
+
+def test_proof_does_not_verify_against_other_chips():
+    proof = prove_multi(SQUARES, square_traces(random_xs(17)))
+    cubes = Chip(SquareTableAir(), (Interaction.receive("square", lambda r: [r[0], r[0] * r[0] * r[0]],
+                                                        lambda r: r[1]),), fixed_height=True)
+    with pytest.raises(VerificationError):
+        verify_multi([SENDER, cubes], proof)  # same AIR, another interaction: another fingerprint
+    with pytest.raises(VerificationError):
+        verify_multi([TABLE, SENDER], dataclasses.replace(proof, log_ns=proof.log_ns[::-1]))
+
+
+def test_heights_are_bound():
+    traces = square_traces(random_xs(18), table_rows=128)
+    with pytest.raises(ProofError, match="not 2\\^6"):
+        prove_multi(SQUARES, traces)  # the table's height is fixed by the statement
+    proof = prove_multi(SQUARES, square_traces(random_xs(18)))
+    with pytest.raises(VerificationError, match="2\\^7 rows"):
+        verify_multi(SQUARES, dataclasses.replace(proof, log_ns=[4, 7]))
+    with pytest.raises(VerificationError):
+        verify_multi(SQUARES, dataclasses.replace(proof, log_ns=[5, 6]))  # the sender's height is in the transcript
+
+
+def test_weak_parameters_are_refused():
+    weak = StarkParams(num_queries=20)
+    proof = prove_multi(SQUARES, square_traces(random_xs(19)), params=weak)
+    with pytest.raises(VerificationError, match="below 100"):
+        verify_multi(SQUARES, proof)
