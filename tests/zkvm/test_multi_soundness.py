@@ -143,3 +143,16 @@ def test_weak_parameters_are_refused():
     proof = prove_multi(SQUARES, square_traces(random_xs(19)), params=weak)
     with pytest.raises(VerificationError, match="below 100"):
         verify_multi(SQUARES, proof)
+
+
+def test_security_counts_every_group_and_the_lookup_error():
+    from test_multi_chips import COUNTER, limbs_chip
+
+    from zkray.zkvm.multi.protocol import security_bits
+
+    assert security_bits(DEFAULT_PARAMS, SQUARES, [4, 6]) == 104  # small: the query term binds
+    assert 100 < security_bits(DEFAULT_PARAMS, [SENDER], [20]) < 101  # one 2^22 LDE domain: the field term
+    assert security_bits(DEFAULT_PARAMS, [SENDER, TABLE], [20, 20]) > 100  # one group
+    assert security_bits(DEFAULT_PARAMS, [SENDER, TABLE, COUNTER], [20, 19, 18]) < 100  # 2^22 + 2^21 + 2^20 points
+    many = [limbs_chip(f"limbs-{i}", 20) for i in range(16)]  # 2^25 tuples on the byte bus
+    assert security_bits(DEFAULT_PARAMS, many, [20] * 16) < 100

@@ -8,7 +8,8 @@ import struct
 from collections.abc import Sequence
 
 from zkray.zkvm import field as F
-from zkray.zkvm.multi.chip import Chip, PublicTuple, bus_id
+from zkray.zkvm.ext import D
+from zkray.zkvm.multi.chip import Chip, PublicTuple, bus_arities, bus_id
 from zkray.zkvm.params import StarkParams
 from zkray.zkvm.transcript import Transcript
 
@@ -24,11 +25,17 @@ def height_groups(log_ns: Sequence[int]) -> list[tuple[int, list[int]]]:
     return [(h, [i for i, v in enumerate(log_ns) if v == h]) for h in sorted(set(log_ns), reverse=True)]
 
 
-def security_bits(params: StarkParams, log_ns: Sequence[int]) -> float:
-    """The single-AIR conjecture with the field term charged for every group's LDE domain together
-    (the DEEP/ALI and folding errors of the groups add up, so their domain sizes do)."""
+def security_bits(params: StarkParams, chips: Sequence[Chip], log_ns: Sequence[int], public_tuples: int = 0) -> float:
+    """Conjectured bits: the single-AIR bound with the field term charged for every group's LDE domain
+    together (their DEEP/ALI and folding errors add up), capped by the LogUp error N·a/|F_ext| (N tuples
+    on the buses, arity ≤ a; docs/multi-stark.md derives it)."""
     total = sum(1 << (h + params.log_blowup) for h in set(log_ns))
-    return params.security_bits(math.ceil(math.log2(total)))
+    bits = params.security_bits(math.log2(total))  # type: ignore[arg-type]
+    arity = max(bus_arities(chips).values(), default=0)
+    tuples = sum(len(c.interactions) << h for c, h in zip(chips, log_ns, strict=True)) + public_tuples
+    if tuples:
+        bits = min(bits, D * math.log2(F.P) - math.log2(tuples * max(arity, 1)))
+    return bits
 
 
 def start_transcript(chips: Sequence[Chip], params: StarkParams, log_ns: Sequence[int], public: Sequence[int],

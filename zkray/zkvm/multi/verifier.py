@@ -76,7 +76,7 @@ def verify_multi(chips: Sequence[Chip], proof: MultiProof, public: Sequence[int]
         shapes = [a.shape for a in (o.main_z, o.main_zg, o.aux_z, o.aux_zg, o.quotient_z)]
         if shapes != [(mw, 4), (mw, 4), (aw, 4), (aw, 4), (qw, 4)] or (c is not None and c.shape != (4,)):
             raise VerificationError(f"{chip.name}: out-of-domain values have the wrong shape for this chip")
-    bits = security_bits(params, log_ns)
+    bits = security_bits(params, chips, log_ns, len(public_tuples))
     if bits < MIN_SECURITY_BITS:
         raise VerificationError(f"parameters give {bits:.1f} bits for these heights, below {MIN_SECURITY_BITS}")
     for chip, log_n in zip(chips, log_ns, strict=True):
