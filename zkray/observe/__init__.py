@@ -10,6 +10,7 @@ from zkray.observe.dashboard import add_routes, create_app
 from zkray.observe.health import readiness
 from zkray.observe.logging import JsonFormatter, configure_logging
 from zkray.observe.metrics import render as render_metrics
+from zkray.observe.node_source import node_status_source
 from zkray.observe.status import (
     CacheStats,
     JournalStatusSource,
@@ -34,6 +35,7 @@ __all__ = [
     "add_routes",
     "configure_logging",
     "create_app",
+    "node_status_source",
     "ray_nodes",
     "readiness",
     "render_metrics",
