@@ -205,3 +205,17 @@ def test_compiled_and_reference_backends_give_identical_proofs():
 def test_chip_degree_follows_its_interactions():
     assert SENDER.max_degree == 2 and SENDER.quotient_chunks == 1
     assert TABLE.max_degree == 3 and TABLE.quotient_chunks == 2  # receives (x, x·x): inverse constraint degree 3
+
+
+def test_verifier_side_never_imports_a_prover():
+    import ast
+    from pathlib import Path
+
+    import zkray.zkvm.multi as multi
+
+    root = Path(multi.__file__).parent
+    for name in ("verifier.py", "proof.py", "protocol.py", "lookup.py", "chip.py"):
+        tree = ast.parse((root / name).read_text())
+        imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        assert not [m for m in imported if m and m.endswith("prover")], name

@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -97,7 +98,6 @@ class Chip:
     air: Air
     interactions: tuple[Interaction, ...] = ()
     fixed_height: bool = False
-    _cache: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.air.aux_width or self.air.num_challenges:
@@ -112,17 +112,15 @@ class Chip:
         """Extension columns: one inverse per interaction and the running sum (none without interactions)."""
         return len(self.interactions) + 1 if self.interactions else 0
 
-    @property
+    @cached_property
     def max_degree(self) -> int:
         """The AIR's degree, raised to what the LogUp constraints need (1 + degree of the tuple/multiplicity)."""
-        if "degree" not in self._cache:
-            row = [Deg(1)] * self.air.main_width
-            deg = self.air.max_degree
-            for it in self.interactions:
-                vals = [Deg._of(v) for v in it.values(row)]  # type: ignore[arg-type]
-                deg = max(deg, 1 + max(vals, default=0), 1 + Deg._of(it.multiplicity(row)))  # type: ignore[arg-type]
-            self._cache["degree"] = max(deg, 2)
-        return int(self._cache["degree"])  # type: ignore[call-overload]
+        row = [Deg(1)] * self.air.main_width
+        deg = self.air.max_degree
+        for it in self.interactions:
+            vals = [Deg._of(v) for v in it.values(row)]  # type: ignore[arg-type]
+            deg = max(deg, 1 + max(vals, default=0), 1 + Deg._of(it.multiplicity(row)))  # type: ignore[arg-type]
+        return max(deg, 2)
 
     @property
     def quotient_chunks(self) -> int:
@@ -131,8 +129,10 @@ class Chip:
     def fingerprint(self) -> bytes:
         """The AIR's fingerprint plus each interaction's bus, direction, arity and expressions at
         pseudo-random points: two chips that differ in any interaction differ here w.h.p."""
-        if "fingerprint" in self._cache:
-            return self._cache["fingerprint"]  # type: ignore[return-value]
+        return self._fingerprint
+
+    @cached_property
+    def _fingerprint(self) -> bytes:
         h = hashlib.sha256(b"zkray-chip-v1" + self.air.fingerprint() + bytes([self.fixed_height]))
         seed = h.digest()
         row = [Val(v, True) for v in _random_ext(seed, self.air.main_width)]
@@ -143,7 +143,6 @@ class Chip:
             h.update(struct.pack("<I", len(name)) + name + struct.pack("<bI", it.sign, len(vals)))
             for v in [*vals, it.multiplicity_at(row)]:
                 h.update(np.asarray(v.to_ext(), dtype="<u4").tobytes())
-        self._cache["fingerprint"] = h.digest()
         return h.digest()
 
 
