@@ -156,3 +156,21 @@ def test_security_counts_every_group_and_the_lookup_error():
     assert security_bits(DEFAULT_PARAMS, [SENDER, TABLE, COUNTER], [20, 19, 18]) < 100  # 2^22 + 2^21 + 2^20 points
     many = [limbs_chip(f"limbs-{i}", 20) for i in range(16)]  # 2^25 tuples on the byte bus
     assert security_bits(DEFAULT_PARAMS, many, [20] * 16) < 100
+
+
+def test_malformed_proof_objects_are_refused():
+    # verify_multi also takes proof objects built in memory: their shapes and values are checked too.
+    proof = prove_multi(SQUARES, square_traces(random_xs(21)))
+    g0 = proof.groups[0]
+    for bad in (
+        dataclasses.replace(proof, groups=[dataclasses.replace(g0, fri_final=np.zeros((32, 4), np.uint32)),
+                                           proof.groups[1]]),
+        dataclasses.replace(proof, groups=proof.groups[:1]),
+        dataclasses.replace(proof, cumulative_sums=[proof.cumulative_sums[0] + np.uint32(F.P),
+                                                    proof.cumulative_sums[1]]),
+        dataclasses.replace(proof, log_ns=[0, 6]),
+        dataclasses.replace(proof, ood=proof.ood[:1]),
+    ):
+        with pytest.raises(VerificationError):
+            verify_multi(SQUARES, bad)
+    verify_multi(SQUARES, proof)

@@ -22,7 +22,7 @@ from zkray.zkvm.errors import ReceiptError, VerificationError
 from zkray.zkvm.multi.chip import Chip, PublicTuple, bus_arities, check_public_tuples
 from zkray.zkvm.multi.lookup import eval_chip, public_sum
 from zkray.zkvm.multi.proof import MultiProof, decode
-from zkray.zkvm.multi.protocol import SHIFT, height_groups, security_bits, start_transcript
+from zkray.zkvm.multi.protocol import MAX_LOG_N, SHIFT, height_groups, security_bits, start_transcript
 from zkray.zkvm.params import MIN_SECURITY_BITS, StarkParams
 from zkray.zkvm.proof import fri_schedule
 
@@ -60,6 +60,37 @@ def _check_ood(chip: Chip, proof: MultiProof, i: int, challenges: list[np.ndarra
         raise VerificationError(f"{chip.name}: constraints do not hold at the out-of-domain point (quotient mismatch)")
 
 
+def _check_form(chips: Sequence[Chip], proof: MultiProof) -> None:
+    """Shapes, counts and canonical values of an in-memory proof (the decoder guarantees them for seals;
+    a caller may hand `verify_multi` a proof object it built or altered itself)."""
+    params, log_ns = proof.params, proof.log_ns
+    if len(log_ns) != len(chips) or len(proof.ood) != len(chips) or len(proof.cumulative_sums) != len(chips):
+        raise VerificationError(f"proof is for {len(log_ns)} chips, the verifier has {len(chips)}")
+    if any(not 1 <= h <= MAX_LOG_N for h in log_ns):
+        raise VerificationError(f"a chip height is outside [2, 2^{MAX_LOG_N}]")
+    arrays = []
+    for chip, o, c in zip(chips, proof.ood, proof.cumulative_sums, strict=True):
+        mw, aw, qw = chip.air.main_width, 4 * chip.aux_width, 4 * chip.quotient_chunks
+        shapes = [a.shape for a in (o.main_z, o.main_zg, o.aux_z, o.aux_zg, o.quotient_z)]
+        if shapes != [(mw, 4), (mw, 4), (aw, 4), (aw, 4), (qw, 4)] or (c is not None and c.shape != (4,)):
+            raise VerificationError(f"{chip.name}: out-of-domain values have the wrong shape for this chip")
+        arrays += [o.main_z, o.main_zg, o.aux_z, o.aux_zg, o.quotient_z, *([c] if c is not None else [])]
+    groups = height_groups(log_ns)
+    if len(proof.groups) != len(groups):
+        raise VerificationError("proof has the wrong number of height groups")
+    for gp, (log_n, _) in zip(proof.groups, groups, strict=True):
+        layers = len(fri_schedule(log_n, params))
+        if len(gp.fri_roots) != layers or len(gp.fri_open) != layers:
+            raise VerificationError(f"group 2^{log_n}: wrong number of FRI layers")
+        if gp.fri_final.shape != (1 << min(params.fri_log_final_degree, log_n), 4):
+            raise VerificationError(f"group 2^{log_n}: FRI final polynomial has the wrong degree")
+        arrays.append(gp.fri_final)
+    if any(a.size and int(a.max()) >= F.P for a in arrays):
+        raise VerificationError("proof holds non-canonical field elements")
+    if not 0 <= proof.pow_nonce < 1 << 64:
+        raise VerificationError("proof-of-work nonce out of range")
+
+
 def verify_multi(chips: Sequence[Chip], proof: MultiProof, public: Sequence[int] = (), *,
                  public_tuples: Sequence[PublicTuple] = ()) -> None:
     params = proof.params
@@ -68,14 +99,8 @@ def verify_multi(chips: Sequence[Chip], proof: MultiProof, public: Sequence[int]
         check_public_tuples(public_tuples, bus_arities(chips))
     except ValueError as e:
         raise VerificationError(f"the statement is malformed: {e}") from e
+    _check_form(chips, proof)
     log_ns = proof.log_ns
-    if len(log_ns) != len(chips) or len(proof.ood) != len(chips) or len(proof.cumulative_sums) != len(chips):
-        raise VerificationError(f"proof is for {len(log_ns)} chips, the verifier has {len(chips)}")
-    for chip, o, c in zip(chips, proof.ood, proof.cumulative_sums, strict=True):
-        mw, aw, qw = chip.air.main_width, 4 * chip.aux_width, 4 * chip.quotient_chunks
-        shapes = [a.shape for a in (o.main_z, o.main_zg, o.aux_z, o.aux_zg, o.quotient_z)]
-        if shapes != [(mw, 4), (mw, 4), (aw, 4), (aw, 4), (qw, 4)] or (c is not None and c.shape != (4,)):
-            raise VerificationError(f"{chip.name}: out-of-domain values have the wrong shape for this chip")
     bits = security_bits(params, chips, log_ns, len(public_tuples))
     if bits < MIN_SECURITY_BITS:
         raise VerificationError(f"parameters give {bits:.1f} bits for these heights, below {MIN_SECURITY_BITS}")
@@ -84,8 +109,6 @@ def verify_multi(chips: Sequence[Chip], proof: MultiProof, public: Sequence[int]
             raise VerificationError(f"{chip.name}: proof is for 2^{log_n} rows, the public inputs imply "
                                     f"2^{chip.air.log_trace_length(public)}")
     groups = height_groups(log_ns)
-    if len(proof.groups) != len(groups):
-        raise VerificationError("proof has the wrong number of height groups")
     tr = start_transcript(chips, params, log_ns, public, public_tuples)
 
     for gp in proof.groups:
@@ -127,10 +150,8 @@ def verify_multi(chips: Sequence[Chip], proof: MultiProof, public: Sequence[int]
 
     group_betas = []
     gammas = []
-    for gp, (log_n, _) in zip(proof.groups, groups, strict=True):
+    for gp in proof.groups:
         gammas.append(tr.challenge_ext(b"deep"))
-        if len(gp.fri_roots) != len(fri_schedule(log_n, params)):
-            raise VerificationError(f"group 2^{log_n}: wrong number of FRI layers")
         betas = []
         for k, root in enumerate(gp.fri_roots):
             tr.absorb(b"fri root %d" % k, root)
