@@ -8,10 +8,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 from observe_support import Clock
 
-from zkray.observe import JournalStatusSource, LiveStats, ThroughputHistory, create_app
+from zkray.observe import JournalStatusSource, LiveStats, ThroughputHistory, serve
 from zkray.store.journal import JobJournal
 
 
@@ -40,13 +39,9 @@ def source(journal: JobJournal, live: LiveStats, clock: Clock) -> JournalStatusS
 @pytest.fixture
 async def server(source: JournalStatusSource) -> AsyncIterator[str]:
     """The stand-alone observability app on 127.0.0.1:<ephemeral>; yields its base URL."""
-    runner = web.AppRunner(create_app(source), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
+    runner, url = await serve(source)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         await runner.cleanup()
 

@@ -6,7 +6,7 @@ snapshot. Secrets never reach a log line written through `configure_logging`.
 """
 
 from zkray.observe.cluster import ray_nodes
-from zkray.observe.dashboard import add_routes, create_app
+from zkray.observe.dashboard import add_routes, create_app, serve
 from zkray.observe.health import readiness
 from zkray.observe.logging import JsonFormatter, configure_logging
 from zkray.observe.metrics import render as render_metrics
@@ -39,4 +39,5 @@ __all__ = [
     "ray_nodes",
     "readiness",
     "render_metrics",
+    "serve",
 ]

@@ -61,3 +61,15 @@ def create_app(source: NodeStatusSource, *, dashboard: bool = True) -> web.Appli
     app = web.Application()
     add_routes(app, source, dashboard=dashboard)
     return app
+
+
+async def serve(
+    source: NodeStatusSource, host: str = "127.0.0.1", port: int = 0, *, dashboard: bool = True
+) -> tuple[web.AppRunner, str]:
+    """Run `create_app(source)` on host:port (0 = ephemeral); returns the runner (`await runner.cleanup()`)
+    and the base URL."""
+    runner = web.AppRunner(create_app(source, dashboard=dashboard), access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    bound = runner.addresses[0][1]
+    return runner, f"http://{host}:{bound}"
