@@ -21,13 +21,21 @@ from actors.proof_cache import ProofCache
 from actors.scheduler import JobScheduler
 
 
-def _actor(cls: type, name: str | None) -> Any:
-    return ray.remote(cls).options(name=name, get_if_exists=name is not None, num_cpus=0, max_concurrency=1)
+def _actor(cls: type, name: str | None, max_restarts: int = 0) -> Any:
+    return ray.remote(cls).options(
+        name=name, get_if_exists=name is not None, num_cpus=0, max_concurrency=1, max_restarts=max_restarts
+    )
 
 
-def start_job_scheduler(journal_path: str | Path, *, name: str | None = None, **options: Any) -> Any:
-    """The scheduler over the journal at `journal_path` (options: capacity, weights, degradation)."""
-    return _actor(JobScheduler, name).remote(str(journal_path), **options)
+def start_job_scheduler(
+    journal_path: str | Path, *, name: str | None = None, max_restarts: int = -1, **options: Any
+) -> Any:
+    """The scheduler over the journal at `journal_path` (options: capacity, weights, degradation).
+
+    Ray restarts it when it dies (its process or its node): the constructor rebuilds the queue from the
+    journal, so a restart loses nothing that was journaled. A call in flight at the crash raises
+    RayActorError and is the caller's to retry, after reading the job's state."""
+    return _actor(JobScheduler, name, max_restarts).remote(str(journal_path), **options)
 
 
 def start_circuit_breakers(*, name: str | None = None, **options: Any) -> Any:

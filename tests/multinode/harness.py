@@ -127,7 +127,7 @@ class Driver:
     requests: dict[str, ProveRequest] = field(default_factory=dict)
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        return ray.get(getattr(self.scheduler, method).remote(*args, **kwargs), timeout=60)
+        return retry_unavailable(lambda: getattr(self.scheduler, method).remote(*args, **kwargs))
 
     def admit(self, request: ProveRequest) -> None:
         """Offer the job, take it from the queue through the claim to PROVING, and hand it to the pool."""
@@ -138,6 +138,12 @@ class Driver:
         assert record is not None and record.id == request.job_id, record
         for status in (S.PREFLIGHT, S.CLAIMING, S.CLAIMED, S.PROVING):
             self.call("move", request.job_id, status)
+        self.requests[request.job_id] = request
+        self.pool.submit(request)
+
+    def resubmit(self, request: ProveRequest) -> None:
+        """A job whose proving was lost (back in CLAIMED) proved again, e.g. with a re-fetched program."""
+        self.call("move", request.job_id, S.PROVING)
         self.requests[request.job_id] = request
         self.pool.submit(request)
 
@@ -173,11 +179,24 @@ class Driver:
         return done()
 
 
-def start_driver(journal: Path, config: ProvingConfig, **breaker_options: Any) -> tuple[Driver, Any]:
+def start_driver(
+    journal: Path, config: ProvingConfig, runtime_: Any = None, **breaker_options: Any
+) -> tuple[Driver, Any]:
     breakers = start_circuit_breakers(**breaker_options)
     scheduler = start_job_scheduler(journal)
-    pool = ProvingPool(runtime(), config, breakers=BreakersHandle(breakers))
+    pool = ProvingPool(runtime_ or runtime(), config, breakers=BreakersHandle(breakers))
     return Driver(pool, scheduler), breakers
+
+
+def retry_unavailable(call: Callable[[], Any], tries: int = 60) -> Any:
+    """`ray.get(call())`, again while the actor is unavailable (Ray is restarting it), at most `tries` times.
+    Only for calls that are safe to repeat or that never reached the dead actor."""
+    for _ in range(tries - 1):
+        try:
+            return ray.get(call(), timeout=60)
+        except ray.exceptions.ActorUnavailableError:
+            time.sleep(0.5)
+    return ray.get(call(), timeout=60)
 
 
 def wait_for(predicate: Callable[[], bool], timeout_s: float, interval_s: float = 0.2) -> bool:
