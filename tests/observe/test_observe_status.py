@@ -99,3 +99,12 @@ async def test_run_samples_until_cancelled(journal: JobJournal, clock: Clock):
     assert len(source.history.samples()) >= 3
     status: NodeStatus = await source.status()
     assert status.running and status.mode is Mode.NORMAL
+
+
+async def test_counters_never_step_back(journal: JobJournal, source: JournalStatusSource):
+    add(journal, "a")
+    walk(journal, "a", S.PROVED, cycles=77)
+    assert (await source.status()).proofs == 1
+    journal.transition("a", S.EXPIRED)  # the claim ran out before submission: the proof was still made
+    later = await source.status()
+    assert later.proofs == 1 and later.cycles_proved == 77 and later.jobs["expired"] == 1

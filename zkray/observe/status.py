@@ -233,5 +233,7 @@ class JournalStatusSource:
                 cycles += job.cycles or 0
                 if job.status is JobStatus.COMPLETED:
                     earned += int(job.payload.get("payout_wei", 0))
-            self._sums_key, self._sums = key, (proofs, cycles, earned)
+            # a proved job that later fails or expires leaves PROVEN: never let the counters step back
+            p0, c0, e0 = self._sums
+            self._sums_key, self._sums = key, (max(proofs, p0), max(cycles, c0), max(earned, e0))
         return {s.value: n for s, n in counts.items()}, proving, self._sums
