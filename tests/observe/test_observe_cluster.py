@@ -13,11 +13,15 @@ from zkray.observe import ray_nodes
 
 
 def test_resources_and_assignments_from_the_session_ray(ray_session):
-    nodes = ray_nodes(timeout_s=1.0)  # this Ray has no dashboard: no state API, still an answer
-    assert len(nodes) == 1 and nodes[0].cpus == 4 and nodes[0].gpus == 0 and nodes[0].proving == []
+    ray = ray_session
+    nodes = ray_nodes(timeout_s=1.0)  # the session's Ray has no dashboard: no state API, still an answer
+    alive = [n for n in ray.nodes() if n["Alive"]]
+    assert {n.node_id for n in nodes} == {n["NodeID"] for n in alive}
+    assert sum(n.cpus for n in nodes) == ray.cluster_resources()["CPU"] > 0
+    assert all(n.proving == [] for n in nodes)
     node_id = nodes[0].node_id
     assigned = ray_nodes(assignments={"job-b": node_id, "job-a": node_id})
-    assert assigned[0].proving == ["job-a", "job-b"]
+    assert next(n for n in assigned if n.node_id == node_id).proving == ["job-a", "job-b"]
 
 
 SCRIPT = textwrap.dedent("""
