@@ -86,3 +86,51 @@ def leaf_digest(row_bytes: bytes) -> bytes:
 def node_digest(left: bytes, right: bytes) -> bytes:
     """The reference inner-node hash (hashlib); what the verifier uses."""
     return hashlib.blake2s(left + right, person=NODE_PERSON).digest()
+
+
+@numba.njit(cache=True)
+def _grind_range(block: np.ndarray, nbytes: int, h0: np.ndarray, nonce_word: int, bits: int, start: int,
+                 count: int) -> int:
+    """First nonce in [start, start+count) whose one-block BLAKE2s has `bits` leading zero bits, or -1.
+
+    `block` holds the 16 message words with the nonce's 8 little-endian bytes starting at word
+    `nonce_word` (the prefix is padded so the nonce is word-aligned)."""
+    h = np.empty(8, dtype=np.uint64)
+    m = np.empty(16, dtype=np.uint64)
+    for i in range(16):
+        m[i] = np.uint64(block[i])
+    for nonce in range(start, start + count):
+        m[nonce_word] = np.uint64(nonce & 0xFFFFFFFF)
+        m[nonce_word + 1] = np.uint64((nonce >> 32) & 0xFFFFFFFF)
+        for i in range(8):
+            h[i] = h0[i]
+        compress(h, m, nbytes, True)
+        # The digest's first 8 bytes, read big-endian, are bytes of words 0 and 1 (little-endian words).
+        w0 = h[0]
+        w1 = h[1]
+        b = np.uint64(0)
+        for k in range(4):
+            b = (b << np.uint64(8)) | ((w0 >> np.uint64(8 * k)) & np.uint64(0xFF))
+        for k in range(4):
+            b = (b << np.uint64(8)) | ((w1 >> np.uint64(8 * k)) & np.uint64(0xFF))
+        if (b >> np.uint64(64 - bits)) == 0:
+            return nonce
+    return -1
+
+
+def grind(prefix: bytes, person: bytes, bits: int, max_nonce: int) -> int | None:
+    """Smallest nonce with BLAKE2s(prefix || u64le(nonce), person) starting with `bits` zero bits.
+
+    Only for prefixes that leave the nonce word-aligned inside one 64-byte block; returns None when the
+    prefix does not fit (the caller then falls back to hashlib)."""
+    if len(prefix) % 4 or len(prefix) + 8 > 64 or not 1 <= bits <= 63:
+        return None
+    data = prefix + bytes(8)
+    block = np.frombuffer(data.ljust(64, b"\0"), dtype="<u4").astype(np.uint32)
+    h0 = initial_state(person)
+    step = 1 << 16
+    for start in range(0, max_nonce, step):
+        found = _grind_range(block, len(data), h0, len(prefix) // 4, bits, start, min(step, max_nonce - start))
+        if found >= 0:
+            return int(found)
+    return None

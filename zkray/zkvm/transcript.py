@@ -13,9 +13,11 @@ import struct
 
 import numpy as np
 
+from zkray.zkvm import blake2s
 from zkray.zkvm import field as F
 
 _PERSON = b"zkr-fs"
+_GRIND_TAG = b"grind..."  # 8 bytes: keeps the nonce word-aligned for the compiled search
 _MAX_REJECTIONS = 1000  # P(one 31-bit draw is rejected) ≈ 6 %, so 1000 in a row never happens honestly
 
 
@@ -78,16 +80,22 @@ class Transcript:
         return out[:count]
 
     def grind(self, bits: int, max_nonce: int = 1 << 40) -> int:
-        """Find a nonce whose hash with the state has `bits` leading zero bits (proof of work)."""
+        """Find the smallest nonce whose hash with the state has `bits` leading zero bits (proof of work).
+
+        The search runs in the compiled BLAKE2s kernel (~20x faster than hashlib in a loop); the check
+        (`check_grind`, what the verifier runs) uses hashlib, and so does this fallback."""
         if bits == 0:
             return 0
+        nonce = blake2s.grind(self._state + _GRIND_TAG, _PERSON, bits, max_nonce)
+        if nonce is not None and self._pow_ok(bits, nonce):
+            return nonce
         for nonce in range(max_nonce):
             if self._pow_ok(bits, nonce):
                 return nonce
         raise RuntimeError("grinding exhausted its nonce range")
 
     def _pow_ok(self, bits: int, nonce: int) -> bool:
-        digest = _h(self._state + b"grind" + struct.pack("<Q", nonce))
+        digest = _h(self._state + _GRIND_TAG + struct.pack("<Q", nonce))
         return int.from_bytes(digest[:8], "big") >> (64 - bits) == 0
 
     def check_grind(self, bits: int, nonce: int) -> bool:
