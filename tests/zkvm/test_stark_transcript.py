@@ -31,3 +31,12 @@ def test_grinding_nonce_checks_and_a_wrong_one_fails():
     assert t.check_grind(10, nonce)
     failures = sum(not t.check_grind(10, nonce + k) for k in range(1, 40))
     assert failures >= 30  # each wrong nonce passes with probability 2^-10
+
+
+def test_compiled_grinding_finds_the_same_nonce_as_the_hashlib_search():
+    for i in range(4):
+        t = Transcript(b"grind-%d" % i)
+        t.absorb(b"x", bytes([i]) * 7)
+        nonce = t.grind(12)
+        reference = next(k for k in range(1 << 20) if t.check_grind(12, k))
+        assert nonce == reference
