@@ -161,10 +161,9 @@ def test_security_counts_every_group_and_the_lookup_error():
 def test_malformed_proof_objects_are_refused():
     # verify_multi also takes proof objects built in memory: their shapes and values are checked too.
     proof = prove_multi(SQUARES, square_traces(random_xs(21)))
-    g0 = proof.groups[0]
     for bad in (
-        dataclasses.replace(proof, groups=[dataclasses.replace(g0, fri_final=np.zeros((32, 4), np.uint32)),
-                                           proof.groups[1]]),
+        dataclasses.replace(proof, fri_final=np.zeros((32, 4), np.uint32)),  # a higher-degree final polynomial
+        dataclasses.replace(proof, fri_roots=proof.fri_roots[:-1]),
         dataclasses.replace(proof, groups=proof.groups[:1]),
         dataclasses.replace(proof, cumulative_sums=[proof.cumulative_sums[0] + np.uint32(F.P),
                                                     proof.cumulative_sums[1]]),

@@ -6,9 +6,9 @@ Layout (little-endian), commitments in transcript order; groups are the distinct
     per group: main_root 32 · [aux_root 32 if a chip of the group has interactions] · quotient_root 32
     per chip with interactions: cumulative sum (1 extension element)
     per chip: ood main@z, main@zg, aux@z, aux@zg, quotient@z      (extension elements, shapes from the chip)
-    per group: FRI layer roots (count from log_n and params) · final polynomial
+    FRI (one for all groups, fri_mixed.py): layer roots (count from the heights) · final polynomial
     pow_nonce u64
-    per group: openings main, [aux], quotient, then one per FRI layer — row count u32, rows, siblings
+    per group: openings main, [aux], quotient; then one per FRI layer — row count u32, rows, siblings
 
 The decoder takes every shape from the verifier's chips and parameters and the heights it has read,
 bounds each count before reading, and rejects non-canonical elements and trailing bytes (ReceiptError).
@@ -23,10 +23,11 @@ import numpy as np
 
 from zkray.zkvm.codec import Reader, Writer
 from zkray.zkvm.errors import ReceiptError
+from zkray.zkvm.multi import fri_mixed
 from zkray.zkvm.multi.chip import Chip
 from zkray.zkvm.multi.protocol import MAX_LOG_N, height_groups
 from zkray.zkvm.params import StarkParams
-from zkray.zkvm.proof import Opening, fri_schedule
+from zkray.zkvm.proof import Opening
 
 MAGIC = b"ZKM1"
 
@@ -44,17 +45,14 @@ class ChipOod:
 
 @dataclass
 class GroupProof:
-    """Commitments, FRI proof and openings of the chips that share one height."""
+    """Commitments and query openings of the chips that share one height."""
 
     main_root: bytes
     aux_root: bytes | None
     quotient_root: bytes
-    fri_roots: list[bytes]
-    fri_final: np.ndarray
     main_open: Opening
     aux_open: Opening | None
     quotient_open: Opening
-    fri_open: list[Opening]
 
 
 @dataclass
@@ -64,7 +62,10 @@ class MultiProof:
     groups: list[GroupProof]  # per distinct height, tallest first
     cumulative_sums: list[np.ndarray | None]  # per chip: its share of the global sum (None: no interactions)
     ood: list[ChipOod]  # per chip
+    fri_roots: list[bytes]
+    fri_final: np.ndarray  # (2^final_log_degree, 4) coefficients
     pow_nonce: int
+    fri_open: list[Opening]
 
 
 def _group_has_aux(chips: Sequence[Chip], members: list[int]) -> bool:
@@ -89,16 +90,15 @@ def encode(proof: MultiProof) -> bytes:
     for o in proof.ood:
         for arr in (o.main_z, o.main_zg, o.aux_z, o.aux_zg, o.quotient_z):
             w.field(arr)
-    for g in proof.groups:
-        for root in g.fri_roots:
-            w.raw(root)
-        w.field(g.fri_final)
+    for root in proof.fri_roots:
+        w.raw(root)
+    w.field(proof.fri_final)
     w.u64(proof.pow_nonce)
-    for g in proof.groups:
-        for op in [g.main_open, *([g.aux_open] if g.aux_open else []), g.quotient_open, *g.fri_open]:
-            w.u32(op.rows.shape[0])
-            w.field(op.rows)
-            w.digests(op.siblings)
+    openings = [op for g in proof.groups for op in (g.main_open, g.aux_open, g.quotient_open) if op is not None]
+    for op in [*openings, *proof.fri_open]:
+        w.u32(op.rows.shape[0])
+        w.field(op.rows)
+        w.digests(op.siblings)
     return bytes(w)
 
 
@@ -130,12 +130,10 @@ def decode(data: bytes, chips: Sequence[Chip], params: StarkParams) -> MultiProo
         mw, aw, qw = c.air.main_width, 4 * c.aux_width, 4 * c.quotient_chunks
         ood.append(ChipOod(*(r.field((width, 4), f"{c.name} ood {name}") for name, width in
                              (("main@z", mw), ("main@zg", mw), ("aux@z", aw), ("aux@zg", aw), ("quotient@z", qw)))))
-    fri_parts = []
-    for log_n, _ in groups:
-        schedule = fri_schedule(log_n, params)
-        fri_roots = [r.digest(f"group 2^{log_n} fri root {i}") for i in range(len(schedule))]
-        final = r.field((1 << min(params.fri_log_final_degree, log_n), 4), f"group 2^{log_n} fri final polynomial")
-        fri_parts.append((fri_roots, final))
+    heights = [h for h, _ in groups]
+    arities, final = fri_mixed.schedule(heights, params)
+    fri_roots = [r.digest(f"fri root {i}") for i in range(len(arities))]
+    fri_final = r.field((1 << final, 4), "fri final polynomial")
     pow_nonce = r.u64("pow nonce")
 
     def opening(what: str, width: int, height: int) -> Opening:
@@ -144,18 +142,16 @@ def decode(data: bytes, chips: Sequence[Chip], params: StarkParams) -> MultiProo
         return Opening(rows, r.digests(f"{what} siblings", max_count=count * height))
 
     out_groups = []
-    for (log_n, members), (main_root, aux_root, quot_root), (fri_roots, final) in zip(groups, roots, fri_parts,
-                                                                                        strict=True):
+    for (log_n, members), (main_root, aux_root, quot_root) in zip(groups, roots, strict=True):
         log_m = log_n + params.log_blowup
         what = f"group 2^{log_n}"
         main_open = opening(f"{what} main opening", sum(chips[i].air.main_width for i in members), log_m)
         aux_open = (opening(f"{what} aux opening", sum(4 * chips[i].aux_width for i in members), log_m)
                     if aux_root is not None else None)
         quot_open = opening(f"{what} quotient opening", sum(4 * chips[i].quotient_chunks for i in members), log_m)
-        schedule = fri_schedule(log_n, params)
-        fri_open = [opening(f"{what} fri layer {i} opening", 4 << a, log_m - sum(schedule[: i + 1]))
-                    for i, a in enumerate(schedule)]
-        out_groups.append(GroupProof(main_root, aux_root, quot_root, fri_roots, final, main_open, aux_open,
-                                     quot_open, fri_open))
+        out_groups.append(GroupProof(main_root, aux_root, quot_root, main_open, aux_open, quot_open))
+    log_m = heights[0] + params.log_blowup
+    fri_open = [opening(f"fri layer {i} opening", 4 << a, log_m - sum(arities[: i + 1]))
+                for i, a in enumerate(arities)]
     r.finish()
-    return MultiProof(params, log_ns, out_groups, sums, ood, pow_nonce)
+    return MultiProof(params, log_ns, out_groups, sums, ood, fri_roots, fri_final, pow_nonce, fri_open)

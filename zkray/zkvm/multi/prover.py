@@ -7,8 +7,9 @@ Steps, in transcript order (the verifier replays them):
  3. draw λ; each chip's constraints over its own LDE coset give its quotient, split into chunks of degree
     < n_chip and committed per group;
  4. draw z; each chip opens its columns at z and z·g_chip;
- 5. per group, draw γ and prove the group's DEEP composition low degree with its own FRI;
- 6. grind once, then draw each group's query positions and open its commitments there.
+ 5. per group, draw γ and build the group's DEEP composition; draw μ and prove all of them low degree
+    with one FRI that folds the tallest first and adds each shorter one in at its size (fri_mixed.py);
+ 6. grind, draw the query positions on the tallest domain and open every group's commitments there.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ from zkray.zkvm.air import DebugBuilder, Val
 from zkray.zkvm.backend import ArrayBackend, default_backend
 from zkray.zkvm.composition import LdeBuilder
 from zkray.zkvm.errors import ProofError
+from zkray.zkvm.multi import fri_mixed
 from zkray.zkvm.multi.chip import Chip, PublicTuple, bus_arities, check_public_tuples
 from zkray.zkvm.multi.lookup import eval_chip, generate_aux, public_sum
 from zkray.zkvm.multi.proof import ChipOod, GroupProof, MultiProof
 from zkray.zkvm.multi.protocol import MAX_LOG_N, SHIFT, height_groups, start_transcript
 from zkray.zkvm.params import DEFAULT_PARAMS, StarkParams
-from zkray.zkvm.proof import Opening, fri_schedule
+from zkray.zkvm.proof import Opening
 from zkray.zkvm.prover import ProverStats
 
 _ZERO4 = np.zeros(4, dtype=np.uint32)
@@ -203,8 +205,8 @@ def prove_multi(chips: Sequence[Chip], traces: Sequence[np.ndarray], public: Seq
                         np.concatenate([o.main_z, o.main_zg, o.aux_z, o.aux_zg, o.quotient_z]))
     t0 = stats.add("ood", t0)
 
-    # 5. DEEP and FRI per group
-    fri_commits = []
+    # 5. DEEP per group, one FRI over all of them
+    deeps = []
     for gi, (log_n, _members) in enumerate(groups):
         m = 1 << (log_n + params.log_blowup)
         zg, main_z, main_zg, aux_z, aux_zg, quot_z = group_ood[gi]
@@ -215,28 +217,30 @@ def prove_multi(chips: Sequence[Chip], traces: Sequence[np.ndarray], public: Seq
         sums_lde = bk.combine_columns(mats, coeffs, m)
         s1_z, s2_zg = deep.sums_at(np.concatenate([main_z, aux_z, quot_z]), np.concatenate([main_zg, aux_zg]), coeffs)
         xs = ntt.domain(log_n + params.log_blowup, SHIFT)
-        deep_evals = deep.deep_values(sums_lde, xs, z, zg, s1_z, s2_zg, bk.ext_batch_inv)
-        schedule = fri_schedule(log_n, params)
-        fri_commits.append(fri.commit_phase(deep_evals, SHIFT, schedule, 1 << (log_n - sum(schedule)), tr, bk))
+        deeps.append(deep.deep_values(sums_lde, xs, z, zg, s1_z, s2_zg, bk.ext_batch_inv))
+    heights = [h for h, _ in groups]
+    mu = tr.challenge_ext(b"fri mix")
+    fri_commit = fri_mixed.commit_phase(deeps, heights, params, mu, tr, bk)
     t0 = stats.add("fri", t0)
 
-    # 6. grinding, then each group's queries
+    # 6. grinding, then one set of query positions on the tallest domain (q mod m_g in group g's)
     nonce = tr.grind(params.grinding_bits)
     tr.absorb(b"pow", struct.pack("<Q", nonce))
+    log_m0 = heights[0] + params.log_blowup
+    indices = tr.challenge_indices(b"queries", params.num_queries, log_m0)
     group_proofs = []
     for gi, (log_n, _members) in enumerate(groups):
-        log_m = log_n + params.log_blowup
-        indices = tr.challenge_indices(b"queries", params.num_queries, log_m)
-        schedule = fri_schedule(log_n, params)
+        local = [q % (1 << (log_n + params.log_blowup)) for q in indices]
         aux_tree = aux_c[gi].tree if aux_c[gi] is not None else None  # type: ignore[union-attr]
         group_proofs.append(GroupProof(
             main_root=main_c[gi].tree.root, aux_root=aux_tree.root if aux_tree is not None else None,
-            quotient_root=quot_c[gi].tree.root, fri_roots=[t.root for t in fri_commits[gi].trees],
-            fri_final=fri_commits[gi].final, main_open=Opening(*main_c[gi].tree.open(indices)),
-            aux_open=Opening(*aux_tree.open(indices)) if aux_tree is not None else None,
-            quotient_open=Opening(*quot_c[gi].tree.open(indices)),
-            fri_open=[Opening(*t.open(li)) for t, li in
-                      zip(fri_commits[gi].trees, fri.query_indices_per_layer(indices, log_m, schedule), strict=True)],
+            quotient_root=quot_c[gi].tree.root, main_open=Opening(*main_c[gi].tree.open(local)),
+            aux_open=Opening(*aux_tree.open(local)) if aux_tree is not None else None,
+            quotient_open=Opening(*quot_c[gi].tree.open(local)),
         ))
+    arities, _ = fri_mixed.schedule(heights, params)
+    fri_open = [Opening(*t.open(li)) for t, li in
+                zip(fri_commit.trees, fri.query_indices_per_layer(indices, log_m0, arities), strict=True)]
     stats.add("queries", t0)
-    return MultiProof(params, log_ns, group_proofs, sums, [o for o in oods if o is not None], nonce)
+    return MultiProof(params, log_ns, group_proofs, sums, [o for o in oods if o is not None],
+                      [t.root for t in fri_commit.trees], fri_commit.final, nonce, fri_open)

@@ -2,8 +2,8 @@
 
 It imports nothing from either prover. It replays the transcript, checks that the chips' cumulative sums
 and the public tuples' share add to zero, checks every chip's constraints at the out-of-domain point
-against its committed quotient, and, per height group, recomputes the DEEP composition at the queried
-points from Merkle-opened rows and checks the group's FRI proof.
+against its committed quotient, recomputes every height group's DEEP composition at the queried points
+from Merkle-opened rows, and checks the one FRI proof that folds them all (fri_mixed.py).
 """
 
 from __future__ import annotations
@@ -13,18 +13,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from zkray.zkvm import deep, fri, merkle
+from zkray.zkvm import deep, merkle
 from zkray.zkvm import ext as E
 from zkray.zkvm import field as F
 from zkray.zkvm.air import PointBuilder, Val
 from zkray.zkvm.composition import quotient_at
 from zkray.zkvm.errors import ReceiptError, VerificationError
+from zkray.zkvm.multi import fri_mixed
 from zkray.zkvm.multi.chip import Chip, PublicTuple, bus_arities, check_public_tuples
 from zkray.zkvm.multi.lookup import eval_chip, public_sum
 from zkray.zkvm.multi.proof import MultiProof, decode
 from zkray.zkvm.multi.protocol import MAX_LOG_N, SHIFT, height_groups, security_bits, start_transcript
 from zkray.zkvm.params import MIN_SECURITY_BITS, StarkParams
-from zkray.zkvm.proof import fri_schedule
 
 _ONE = np.array([1, 0, 0, 0], dtype=np.uint32)
 _ZERO = np.zeros(4, dtype=np.uint32)
@@ -78,13 +78,12 @@ def _check_form(chips: Sequence[Chip], proof: MultiProof) -> None:
     groups = height_groups(log_ns)
     if len(proof.groups) != len(groups):
         raise VerificationError("proof has the wrong number of height groups")
-    for gp, (log_n, _) in zip(proof.groups, groups, strict=True):
-        layers = len(fri_schedule(log_n, params))
-        if len(gp.fri_roots) != layers or len(gp.fri_open) != layers:
-            raise VerificationError(f"group 2^{log_n}: wrong number of FRI layers")
-        if gp.fri_final.shape != (1 << min(params.fri_log_final_degree, log_n), 4):
-            raise VerificationError(f"group 2^{log_n}: FRI final polynomial has the wrong degree")
-        arrays.append(gp.fri_final)
+    arities, final = fri_mixed.schedule([h for h, _ in groups], params)
+    if len(proof.fri_roots) != len(arities) or len(proof.fri_open) != len(arities):
+        raise VerificationError("wrong number of FRI layers")
+    if proof.fri_final.shape != (1 << final, 4):
+        raise VerificationError("FRI final polynomial has the wrong degree")
+    arrays.append(proof.fri_final)
     if any(a.size and int(a.max()) >= F.P for a in arrays):
         raise VerificationError("proof holds non-canonical field elements")
     if not 0 <= proof.pow_nonce < 1 << 64:
@@ -148,24 +147,24 @@ def verify_multi(chips: Sequence[Chip], proof: MultiProof, public: Sequence[int]
         c = proof.cumulative_sums[i]
         _check_ood(chip, proof, i, [alpha, beta, c if c is not None else _ZERO], lam, z, public)
 
-    group_betas = []
-    gammas = []
-    for gp in proof.groups:
-        gammas.append(tr.challenge_ext(b"deep"))
-        betas = []
-        for k, root in enumerate(gp.fri_roots):
-            tr.absorb(b"fri root %d" % k, root)
-            betas.append(tr.challenge_ext(b"fri fold %d" % k))
-        tr.absorb_field(b"fri final", gp.fri_final)
-        group_betas.append(betas)
+    gammas = [tr.challenge_ext(b"deep") for _ in proof.groups]
+    heights = [h for h, _ in groups]
+    mu = tr.challenge_ext(b"fri mix")
+    betas = []
+    for k, root in enumerate(proof.fri_roots):
+        tr.absorb(b"fri root %d" % k, root)
+        betas.append(tr.challenge_ext(b"fri fold %d" % k))
+    tr.absorb_field(b"fri final", proof.fri_final)
     if not tr.check_grind(params.grinding_bits, proof.pow_nonce):
         raise VerificationError("proof-of-work nonce does not meet the grinding target")
     tr.absorb(b"pow", struct.pack("<Q", proof.pow_nonce))
+    indices = tr.challenge_indices(b"queries", params.num_queries, heights[0] + params.log_blowup)
 
+    deep_at = []
     for gi, (gp, (log_n, members)) in enumerate(zip(proof.groups, groups, strict=True)):
         log_m = log_n + params.log_blowup
-        indices = tr.challenge_indices(b"queries", params.num_queries, log_m)
-        uniq = sorted(set(indices))
+        local = [q % (1 << log_m) for q in indices]  # the query's position in this group's domain
+        uniq = sorted(set(local))
         mats = [(gp.main_root, gp.main_open, sum(chips[i].air.main_width for i in members), "main")]
         if gp.aux_root is not None:
             mats.append((gp.aux_root, gp.aux_open, sum(4 * chips[i].aux_width for i in members), "aux"))  # type: ignore[arg-type]
@@ -192,8 +191,8 @@ def verify_multi(chips: Sequence[Chip], proof: MultiProof, public: Sequence[int]
         w = F.root_of_unity(log_m)
         xs = np.array([pow(w, q, F.P) * SHIFT % F.P for q in uniq], dtype=np.uint32)
         zg = F.mul(z, np.uint32(F.root_of_unity(log_n)))
-        deep_at = deep.deep_values(sums, xs, z, zg, s1_z, s2_zg)
+        values = deep.deep_values(sums, xs, z, zg, s1_z, s2_zg)
         pos = {q: k for k, q in enumerate(uniq)}
-        fri.verify_queries(gp.fri_roots, gp.fri_final, group_betas[gi], indices, deep_at[[pos[q] for q in indices]],
-                           [(op.rows, op.siblings) for op in gp.fri_open], log_m, SHIFT,
-                           fri_schedule(log_n, params))
+        deep_at.append(values[[pos[q] for q in local]])
+    fri_mixed.verify_queries(proof.fri_roots, proof.fri_final, betas, indices, deep_at, heights, params, mu,
+                             [(op.rows, op.siblings) for op in proof.fri_open])
