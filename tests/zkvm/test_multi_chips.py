@@ -159,7 +159,7 @@ def test_two_chips_of_different_heights_prove_and_verify(seed):
     roundtrip(SQUARES, proof)
 
 
-@pytest.mark.parametrize(("log_a", "log_b"), [(4, 5), (4, 4)])
+@pytest.mark.parametrize(("log_a", "log_b"), [(4, 5), (4, 4), (1, 3)])
 def test_byte_table_receives_from_two_senders(log_a, log_b):
     rng = np.random.default_rng(log_a + log_b)
     a, b = limbs_chip("test-limbs-a", log_a), limbs_chip("test-limbs-b", log_b)

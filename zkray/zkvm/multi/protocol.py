@@ -21,7 +21,7 @@ MAX_LOG_N = 24
 def height_groups(log_ns: Sequence[int]) -> list[tuple[int, list[int]]]:
     """Chips grouped by height, tallest first; chips keep their list order inside a group.
 
-    Each group shares one Merkle tree per phase (main, aux, quotient) and one FRI proof."""
+    Each group shares one Merkle tree per phase (main, aux, quotient) and one DEEP function."""
     return [(h, [i for i, v in enumerate(log_ns) if v == h]) for h in sorted(set(log_ns), reverse=True)]
 
 
