@@ -140,11 +140,12 @@ def prove_multi(chips: Sequence[Chip], traces: Sequence[np.ndarray], public: Seq
                              "is sent more or less often than it is received")
     aux_c: list[_Committed | None] = []
     for log_n, members in groups:
-        parts = [np.ascontiguousarray(auxes[i].transpose(0, 2, 1).reshape(-1, 1 << log_n))  # type: ignore[union-attr]
-                 for i in members if auxes[i] is not None]
-        aux_c.append(_commit(parts, 1 << (log_n + params.log_blowup), bk) if parts else None)
-        if parts:
-            tr.absorb(b"aux root", aux_c[-1].tree.root)  # type: ignore[union-attr]
+        parts = [np.ascontiguousarray(a.transpose(0, 2, 1).reshape(-1, 1 << log_n))
+                 for a in (auxes[i] for i in members) if a is not None]
+        committed = _commit(parts, 1 << (log_n + params.log_blowup), bk) if parts else None
+        aux_c.append(committed)
+        if committed is not None:
+            tr.absorb(b"aux root", committed.tree.root)
     for chip, c in zip(chips, sums, strict=True):
         if c is not None:
             tr.absorb_field(b"cumulative sum " + chip.name.encode(), c)
@@ -159,10 +160,11 @@ def prove_multi(chips: Sequence[Chip], traces: Sequence[np.ndarray], public: Seq
         main_off = _offsets([chips[i].air.main_width for i in members])
         aux_off = _offsets([4 * chips[i].aux_width for i in members])
         chunks_all = []
+        ac = aux_c[gi]
         for j, i in enumerate(members):
             chip = chips[i]
             main_lde = main_c[gi].lde[main_off[j] : main_off[j + 1]]
-            aux_vals = _ext_vals(aux_c[gi].lde[aux_off[j] : aux_off[j + 1]]) if auxes[i] is not None else []  # type: ignore[union-attr]
+            aux_vals = _ext_vals(ac.lde[aux_off[j] : aux_off[j + 1]]) if ac is not None else []
             builder = LdeBuilder(
                 main=[Val(c, False) for c in main_lde], main_next=[Val(np.roll(c, -blowup), False) for c in main_lde],
                 aux=aux_vals, aux_next=[Val(np.roll(v.v, -blowup, axis=0), True) for v in aux_vals],
@@ -189,8 +191,8 @@ def prove_multi(chips: Sequence[Chip], traces: Sequence[np.ndarray], public: Seq
     for gi, (log_n, members) in enumerate(groups):
         zg = F.mul(z, np.uint32(F.root_of_unity(log_n)))
         main_z, main_zg = deep.evaluate_at(main_c[gi].coeffs, z, zg)
-        aux_z, aux_zg = (deep.evaluate_at(aux_c[gi].coeffs, z, zg) if aux_c[gi] is not None  # type: ignore[union-attr]
-                         else (np.zeros((0, 4), np.uint32),) * 2)
+        ac = aux_c[gi]
+        aux_z, aux_zg = deep.evaluate_at(ac.coeffs, z, zg) if ac is not None else (np.zeros((0, 4), np.uint32),) * 2
         quot_z, _ = deep.evaluate_at(quot_c[gi].coeffs, z, zg)
         group_ood.append((zg, main_z, main_zg, aux_z, aux_zg, quot_z))
         mo = _offsets([chips[i].air.main_width for i in members])
@@ -211,7 +213,7 @@ def prove_multi(chips: Sequence[Chip], traces: Sequence[np.ndarray], public: Seq
         m = 1 << (log_n + params.log_blowup)
         zg, main_z, main_zg, aux_z, aux_zg, quot_z = group_ood[gi]
         gamma = tr.challenge_ext(b"deep")
-        mats = [main_c[gi].lde, *([aux_c[gi].lde] if aux_c[gi] is not None else []), quot_c[gi].lde]  # type: ignore[union-attr]
+        mats = [c.lde for c in (main_c[gi], aux_c[gi], quot_c[gi]) if c is not None]
         n_all = sum(mat.shape[0] for mat in mats)
         coeffs = deep.coefficients(gamma, n_all, main_z.shape[0] + aux_z.shape[0])
         sums_lde = bk.combine_columns(mats, coeffs, m)
@@ -231,7 +233,8 @@ def prove_multi(chips: Sequence[Chip], traces: Sequence[np.ndarray], public: Seq
     group_proofs = []
     for gi, (log_n, _members) in enumerate(groups):
         local = [q % (1 << (log_n + params.log_blowup)) for q in indices]
-        aux_tree = aux_c[gi].tree if aux_c[gi] is not None else None  # type: ignore[union-attr]
+        ac = aux_c[gi]
+        aux_tree = ac.tree if ac is not None else None
         group_proofs.append(GroupProof(
             main_root=main_c[gi].tree.root, aux_root=aux_tree.root if aux_tree is not None else None,
             quotient_root=quot_c[gi].tree.root, main_open=Opening(*main_c[gi].tree.open(local)),
