@@ -16,6 +16,7 @@ def ray_session() -> Iterator[object]:
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     if not ray.is_initialized():
         ray.init(
+            address="local",  # always a fresh local instance, never a cluster someone else started
             num_cpus=4,
             include_dashboard=False,
             log_to_driver=False,
