@@ -93,13 +93,13 @@ def fib_input(job: str, n: int) -> bytes:
 
 
 @contextmanager
-def cluster(nodes: list[dict[str, Any]]) -> Iterator[tuple[Cluster, list[Any]]]:
+def cluster(nodes: list[dict[str, Any]], head_store: int = 80 * MiB) -> Iterator[tuple[Cluster, list[Any]]]:
     """A head with no CPUs (so prove tasks go to workers; actors, taking none, may live there) and
     `nodes` workers (add_node kwargs, e.g. num_cpus=1, num_gpus=1); shut down however the block ends."""
-    small = {"object_store_memory": 80 * MiB}
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False, **small})
+    head = {"num_cpus": 0, "include_dashboard": False, "object_store_memory": head_store}
+    c = Cluster(initialize_head=True, head_node_args=head)
     try:
-        handles = [c.add_node(**small, **spec) for spec in nodes]
+        handles = [c.add_node(**{"object_store_memory": 80 * MiB, **spec}) for spec in nodes]
         c.wait_for_nodes()
         ray.init(address=c.address, log_to_driver=False, configure_logging=False)
         yield c, handles

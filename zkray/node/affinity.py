@@ -17,6 +17,7 @@ This module does no Ray calls itself (Ray stays behind `RayRuntime`); it wraps a
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
@@ -76,14 +77,26 @@ class AffinityPlacer:
         self._resources = live
         return joined, left
 
-    def owner(self, key: str, shape: TaskShape) -> str | None:
-        """The first node clockwise from `key` that can run `shape`; None when no node can (or none live)."""
+    def owner(self, key: str, shape: TaskShape, busy: Mapping[str, int] | None = None) -> str | None:
+        """The first node clockwise from `key` that can run `shape` and has a free slot for it (`busy`: tasks
+        this node already runs); the first that can run it when all are full; None when none can.
+
+        Walking on to the ring's next node when the owner is full (consistent hashing with bounded loads)
+        keeps each program on a stable pair of nodes under load, where a spill to any free node would
+        scatter it over the whole cluster."""
         if not len(self._ring):
             return None
-        for node_id in self._ring.lookup_n(key, len(self._ring)):
-            if fits(shape, self._resources.get(node_id, {})):
-                return node_id
-        return None
+        busy = busy or {}
+        fitting = [n for n in self._ring.lookup_n(key, len(self._ring)) if fits(shape, self._resources.get(n, {}))]
+        free = [n for n in fitting if busy.get(n, 0) < slots(shape, self._resources[n])]
+        return free[0] if free else (fitting[0] if fitting else None)
+
+
+def slots(shape: TaskShape, resources: Mapping[str, float]) -> int:
+    """How many tasks of `shape` one node runs at once."""
+    counts = [math.floor(resources.get("CPU", 0.0) / shape.num_cpus)] if shape.num_cpus else []
+    counts += [math.floor(resources.get("GPU", 0.0) / shape.num_gpus)] if shape.num_gpus else []
+    return min(counts) if counts else 1_000_000
 
 
 def program_key(request: ProveArgs) -> str:
@@ -124,6 +137,7 @@ class AffinityRuntime:
         self._refresh_s = refresh_s
         self._clock = clock
         self._refreshed_at = -float("inf")
+        self._placed: dict[Any, str] = {}  # task ref -> the node it was sent to, until its result is read
         self.placements: dict[str | None, int] = {}
 
     def _refresh(self) -> NodeList:
@@ -147,15 +161,25 @@ class AffinityRuntime:
         worth keeping warm)."""
         if self._clock() - self._refreshed_at >= self._refresh_s:
             self._refresh()
-        node_id = None if backend is ProverBackend.REMOTE else self.placer.owner(self._key_of(request), shape)
+        node_id = None
+        if backend is not ProverBackend.REMOTE:
+            busy: dict[str, int] = {}
+            for node in self._placed.values():
+                busy[node] = busy.get(node, 0) + 1
+            node_id = self.placer.owner(self._key_of(request), shape, busy)
         self.placements[node_id] = self.placements.get(node_id, 0) + 1
-        return self._inner.submit(shape, backend, request, remote, name, node_id=node_id)
+        ref = self._inner.submit(shape, backend, request, remote, name, node_id=node_id)
+        if node_id is not None:
+            self._placed[ref] = node_id
+        return ref
 
     def wait(self, refs: Sequence[Any], timeout_s: float) -> list[Any]:
         return self._inner.wait(refs, timeout_s)
 
     def result(self, ref: Any) -> bytes:
+        self._placed.pop(ref, None)
         return self._inner.result(ref)
 
     def kill(self, ref: Any) -> None:
+        self._placed.pop(ref, None)
         self._inner.kill(ref)
