@@ -22,6 +22,7 @@ from zkray.attest import Attester
 from zkray.chain.client import EngineClient, RegistryClient
 from zkray.chain.txmanager import TxManager
 from zkray.fetch import InputFetcher
+from zkray.node.affinity import AffinityRuntime
 from zkray.node.chain_access import ChainAccess
 from zkray.node.pipeline import Node
 from zkray.node.prover import ProverService
@@ -102,7 +103,8 @@ async def build_node(
     )  # fmt: skip
     journal = JobJournal(settings.journal_path)
     fetcher = InputFetcher(settings.fetch, breakers=BreakerView(breakers), clock=time.time)
-    pool = ProvingPool(runtime or RayRuntime(), settings.proving, breakers=breakers, remote=remote)
+    # programs stay warm on the node that proved them before: a soft, per-image node preference
+    pool = ProvingPool(runtime or AffinityRuntime(RayRuntime()), settings.proving, breakers=breakers, remote=remote)
     cache = ProofCache(
         settings.data_dir / "proofs", settings.cache.proof_bytes, ttl_s=settings.cache.proof_ttl_s,
         disk_capacity=settings.cache.proof_disk_bytes, store=LocalObjectStore(),
