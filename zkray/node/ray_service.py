@@ -82,6 +82,10 @@ class RayProvingService(LocalProvingService):
         self.cycles_proved = 0
         self._proving: set[str] = set()  # job ids with a proof in the pool now
 
+    def session_ids(self) -> list[str]:
+        """Ids of the sessions remembered now, oldest first."""
+        return list(self._sessions)
+
     def proving_now(self) -> list[str]:
         """Job ids (`api:<session>`) of the sessions whose proof is in the pool now."""
         return sorted(self._proving)
@@ -109,8 +113,8 @@ class RayProvingService(LocalProvingService):
                 return  # stopped while queued
             remaining = self._timeout_s - (self._clock() - s.created)
             if remaining <= 0:
-                self._finish(s, SessionStatus.TIMED_OUT, f"the session waited past its {self._timeout_s:g} s limit "
-                             "in the queue; the node is overloaded, retry later")
+                why = f"the session waited past its {self._timeout_s:g} s limit in the queue; the node is overloaded"
+                self._finish(s, SessionStatus.TIMED_OUT, why + ", retry later")
                 return
             try:
                 outcome = await asyncio.wait_for(self._execute_and_prove(s, session_id, work), remaining)
