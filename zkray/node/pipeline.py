@@ -182,6 +182,8 @@ class Node:
 
     async def on_event(self, event: EngineEvent) -> None:
         """Events only start or stop work; each handler is idempotent (duplicates change nothing)."""
+        if "requestId" not in event.args:
+            return  # not about a job (ownership, fees, pauses)
         rid = int(event.args["requestId"])
         job = self.journal.find(job_id_of(rid))
         if event.name == "ExecutionRequested":
