@@ -1,0 +1,261 @@
+"""The CPU chip: one row per cycle, from the entry point to the exit ECALL, then padding.
+
+Per row: the decoded instruction is looked up by pc in the program table (so every field the row uses
+is what the verifier decoded from the image); rs1 and rs2 are read and rd written through the register
+bus, a load/store accesses the RAM bus; values are 32-bit words as 4 bytes. Two byte-wise units run on
+every row whatever the instruction, so they need no selectors:
+
+- SUM  s = a + Q   (Q = rs2 value for ADD, else the immediate) with carries: ADD/ADDI/LUI/AUIPC results,
+  LW/SW addresses and the JALR target;
+- DIFF d = a − Q2  (Q2 = the immediate for SLTI/SLTIU, else rs2 value) with borrows: SUB, the unsigned
+  comparison (the last borrow), the signed one (with the operands' sign bits), equality (d = 0).
+
+Each op's flag selects which unit's output is the result and how the next pc is formed. Timestamps are
+t = 4·clk + slot + 1 (slots: rs1 read, rs2 read, memory, rd write); each access proves t_prev < t by
+range-checking t − t_prev − 1 in three bytes. Constraint comments say what each enforces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from zkray.zkvm.air import Air, ConstraintBuilder, Val
+from zkray.zkvm.multi import Chip, Interaction
+from zkray.zkvm.rv32im_air.decode import OPS
+from zkray.zkvm.rv32im_air.layout import Layout
+from zkray.zkvm.rv32im_air.memory import MEM_BUS, REG_BUS
+from zkray.zkvm.rv32im_air.tables import BYTES_BUS, NOMINAL_LOG_N, PROGRAM_BUS
+
+HALT_BUS = "halt"
+EXIT_ECALL = 93
+
+L = Layout()
+REAL, CLK, PC, NPC = L.col("real"), L.col("clk"), L.col("pc"), L.col("next_pc")
+WR, RD, RS1, RS2, TARGET = L.col("wr"), L.col("rd"), L.col("rs1"), L.col("rs2"), L.col("target")
+IMM = L.cols("imm", 4)
+FLAG = {op: L.col(f"is_{op}") for op in OPS}
+A, B = L.cols("rs1_val", 4), L.cols("rs2_val", 4)
+OLD, RES = L.cols("rd_old", 4), L.cols("result", 4)
+MEMV, RO = L.cols("mem_old", 4), L.col("mem_ro")
+SUM, CARRY = L.cols("sum", 4), L.cols("carry", 4)
+DIFF, BORROW = L.cols("diff", 4), L.cols("borrow", 4)
+SIGN_A, SIGN_Q, LT, EQ, DIFF_INV = L.col("sign_a"), L.col("sign_q"), L.col("lt"), L.col("eq"), L.col("diff_inv")
+LOW = L.col("low")  # SUM byte 0 without its low bits: s0 = 4·low (LW/SW), s0 = 2·low + bit (JALR)
+SLOTS = 4
+T_PREV = L.cols("t_prev", SLOTS)
+T_GAP = tuple(L.cols(f"t_gap{s}", 3) for s in range(SLOTS))
+WIDTH = L.width
+
+
+def word(r: Sequence[Val], cols: Sequence[int]) -> Val:
+    return r[cols[0]] + 256 * r[cols[1]] + 65536 * r[cols[2]] + (1 << 24) * r[cols[3]]
+
+
+def flag(r: Sequence[Val], *ops: str) -> Val:
+    total: Val = r[FLAG[ops[0]]]
+    for op in ops[1:]:
+        total = total + r[FLAG[op]]
+    return total
+
+
+def timestamp(r: Sequence[Val], slot: int) -> Val:
+    return 4 * r[CLK] + (slot + 1)
+
+
+def op_id(r: Sequence[Val]) -> Val:
+    """Σ (k+1)·flag_k: with one-hot flags, the decoded op id of the row's instruction."""
+    total = r[FLAG[OPS[0]]]
+    for k, op in enumerate(OPS[1:], start=2):
+        total = total + k * r[FLAG[op]]
+    return total
+
+
+def q_sum(r: Sequence[Val], k: int) -> Val:
+    """SUM's second operand, byte k: rs2 value for ADD, the immediate otherwise."""
+    f = r[FLAG["add"]]
+    return f * r[B[k]] + (1 - f) * r[IMM[k]]
+
+
+def q_diff(r: Sequence[Val], k: int) -> Val:
+    """DIFF's second operand, byte k: the immediate for SLTI/SLTIU, rs2 value otherwise."""
+    f = flag(r, "slti", "sltiu")
+    return f * r[IMM[k]] + (1 - f) * r[B[k]]
+
+
+def rd_new(r: Sequence[Val], k: int) -> Val:
+    """The value left in rd: the result when the instruction writes (wr), else the old value unchanged."""
+    return r[WR] * r[RES[k]] + (1 - r[WR]) * r[OLD[k]]
+
+
+def mem_new(r: Sequence[Val], k: int) -> Val:
+    """The memory word after the access: rs2 value for SW, unchanged for LW."""
+    f = r[FLAG["sw"]]
+    return f * r[B[k]] + (1 - f) * r[MEMV[k]]
+
+
+def t_gap(r: Sequence[Val], slot: int) -> Val:
+    g = T_GAP[slot]
+    return r[g[0]] + 256 * r[g[1]] + 65536 * r[g[2]]
+
+
+def taken(r: Sequence[Val]) -> Val:
+    """1 when the row's branch is taken (0 on non-branch rows)."""
+    eq, lt, ltu = r[EQ], r[LT], r[BORROW[3]]
+    return (r[FLAG["beq"]] * eq + r[FLAG["bne"]] * (1 - eq) + r[FLAG["blt"]] * lt + r[FLAG["bge"]] * (1 - lt)
+            + r[FLAG["bltu"]] * ltu + r[FLAG["bgeu"]] * (1 - ltu))
+
+
+def jalr_target(r: Sequence[Val]) -> Val:
+    """(rs1 + imm) with bit 0 cleared: s0 = 2·low + bit, so the target is 2·low + 256·s1 + …"""
+    return 2 * r[LOW] + 256 * r[SUM[1]] + 65536 * r[SUM[2]] + (1 << 24) * r[SUM[3]]
+
+
+class CpuAir(Air):
+    """See the module docstring; every constraint below is gated so padding rows (real = 0) are free."""
+
+    name = "rv32im-cpu"
+    main_width = WIDTH
+    max_degree = 3
+
+    def log_trace_length(self, public: Sequence[int]) -> int:
+        return NOMINAL_LOG_N
+
+    def sample_public(self) -> tuple[int, ...]:
+        return (0x1_0000,)
+
+    def eval(self, b: ConstraintBuilder) -> None:
+        r, nx = b.main, b.main_next
+        real = r[REAL]
+        # --- control: a prefix of real rows from the entry point, ending with the exit ECALL
+        b.assert_zero("real is boolean", real * (real - 1))
+        b.assert_row("the first row is real", real - 1, 0)
+        b.assert_row("the last row is padding (the trace always has one)", real, -1)
+        b.assert_transition("real rows come first", (1 - real) * nx[REAL])
+        b.assert_row("clk starts at 0", r[CLK], 0)
+        b.assert_transition("clk steps by 1", nx[CLK] - r[CLK] - 1)
+        b.assert_row("execution starts at the entry point", r[PC] - b.public[0], 0)
+        total: Val = Val.const(0)
+        for op in OPS:
+            f = r[FLAG[op]]
+            b.assert_zero(f"is_{op} is boolean", f * (f - 1))
+            total = total + f
+        b.assert_zero("a real row runs exactly one op, padding none", total - real)
+        halt = r[FLAG["halt"]]
+        b.assert_transition("the last real row halts", real * (1 - nx[REAL]) * (1 - halt))
+        b.assert_transition("nothing runs after the halt", halt * nx[REAL])
+        b.assert_transition("the next real row runs at next_pc", nx[REAL] * (nx[PC] - r[NPC]))
+
+        # --- SUM unit: s = a + Q byte-wise with boolean carries (the carry out of byte 3 wraps mod 2^32)
+        carry_in: Val = Val.const(0)
+        for k in range(4):
+            c = r[CARRY[k]]
+            b.assert_zero(f"carry {k} is boolean", c * (c - 1))
+            b.assert_zero(f"sum byte {k}: s + 256·carry = a + Q + carry in",
+                          r[SUM[k]] + 256 * c - r[A[k]] - q_sum(r, k) - carry_in)
+            carry_in = c
+        # --- DIFF unit: d = a − Q2 byte-wise with boolean borrows; the last borrow is a <u Q2
+        borrow_in: Val = Val.const(0)
+        for k in range(4):
+            w = r[BORROW[k]]
+            b.assert_zero(f"borrow {k} is boolean", w * (w - 1))
+            b.assert_zero(f"diff byte {k}: d − 256·borrow = a − Q2 − borrow in",
+                          r[DIFF[k]] - 256 * w - r[A[k]] + q_diff(r, k) + borrow_in)
+            borrow_in = w
+        sa, sq, ltu = r[SIGN_A], r[SIGN_Q], r[BORROW[3]]
+        b.assert_zero("sign of a is boolean", sa * (sa - 1))
+        b.assert_zero("sign of Q2 is boolean", sq * (sq - 1))
+        b.assert_zero("lt = signed a < Q2: a's sign if the signs differ, else the unsigned borrow",
+                      r[LT] - sa * (1 - sq) - (sa * sq + (1 - sa) * (1 - sq)) * ltu)
+        dsum = r[DIFF[0]] + r[DIFF[1]] + r[DIFF[2]] + r[DIFF[3]]  # bytes: zero iff every byte is
+        b.assert_zero("eq = 1 forces d = 0", r[EQ] * dsum)
+        b.assert_zero("eq = 0 forces d ≠ 0 (d has an inverse)", dsum * r[DIFF_INV] - (1 - r[EQ]))
+
+        # --- results (rd is written with them only when wr; see rd_new)
+        for k in range(4):
+            b.assert_zero(f"ADD/ADDI/LUI/AUIPC: result byte {k} = SUM",
+                          flag(r, "add", "addi") * (r[RES[k]] - r[SUM[k]]))
+            b.assert_zero(f"SUB: result byte {k} = DIFF", r[FLAG["sub"]] * (r[RES[k]] - r[DIFF[k]]))
+            b.assert_zero(f"LW: result byte {k} = the memory word", r[FLAG["lw"]] * (r[RES[k]] - r[MEMV[k]]))
+            if k:
+                b.assert_zero(f"SLT*: result byte {k} = 0", flag(r, "slt", "slti", "sltu", "sltiu") * r[RES[k]])
+        b.assert_zero("SLT/SLTI: result = signed less-than", flag(r, "slt", "slti") * (r[RES[0]] - r[LT]))
+        b.assert_zero("SLTU/SLTIU: result = unsigned less-than", flag(r, "sltu", "sltiu") * (r[RES[0]] - ltu))
+        b.assert_zero("JAL/JALR: result = pc + 4 (top byte < 64, so the bytes are the integer)",
+                      flag(r, "jal", "jalr") * (word(r, RES) - r[PC] - 4))
+
+        # --- next pc
+        seq = r[PC] + 4
+        b.assert_zero("next_pc: pc + 4, or the branch/JAL target when taken, or the JALR target",
+                      r[NPC] - seq - taken(r) * (r[TARGET] - seq) - r[FLAG["jal"]] * (r[TARGET] - seq)
+                      - r[FLAG["jalr"]] * (jalr_target(r) - seq))
+        low_bit = r[SUM[0]] - 2 * r[LOW]
+        b.assert_zero("JALR: s0 − 2·low is one bit (the bit the target drops)",
+                      r[FLAG["jalr"]] * low_bit * (low_bit - 1))
+
+        # --- memory: word-aligned addresses, no stores to read-only (code) words
+        is_mem = flag(r, "lw", "sw")
+        b.assert_zero("LW/SW: the address is word-aligned (s0 = 4·low)", is_mem * (r[SUM[0]] - 4 * r[LOW]))
+        b.assert_zero("SW never writes a read-only word", r[FLAG["sw"]] * r[RO])
+
+        # --- ECALL: only exit (a7 = 93); its a0 is the exit code, sent to the statement
+        for k in range(4):
+            b.assert_zero(f"ECALL: a7 byte {k} is exit's number {EXIT_ECALL}",
+                          halt * (r[A[k]] - (EXIT_ECALL if k == 0 else 0)))
+
+        # --- timestamps: t − t_prev − 1 = the range-checked gap (gated for the memory slot)
+        for s in range(SLOTS):
+            gate = is_mem if s == 2 else real
+            b.assert_zero(f"slot {s}: t_prev = t − 1 − gap (so t_prev < t)",
+                          gate * (timestamp(r, s) - r[T_PREV[s]] - 1 - t_gap(r, s)))
+
+
+def _reg_access(slot: int, index: int, before: Sequence[int], after: object = None) -> tuple[Interaction, ...]:
+    """Consume (reg, value, t_prev) and produce (reg, value', t) on every real row."""
+    def old(r: Sequence[Val]) -> list[Val]:
+        return [r[index], *(r[c] for c in before), r[T_PREV[slot]]]
+
+    def new(r: Sequence[Val]) -> list[Val]:
+        vals = [rd_new(r, k) for k in range(4)] if after == "rd" else [r[c] for c in before]
+        return [r[index], *vals, timestamp(r, slot)]
+
+    return (Interaction.receive(REG_BUS, old, lambda r: r[REAL]), Interaction.send(REG_BUS, new, lambda r: r[REAL]))
+
+
+def _mem(r: Sequence[Val]) -> Val:
+    return flag(r, "lw", "sw")
+
+
+def _pair(x: object, y: object, mult: object = lambda r: r[REAL]) -> Interaction:
+    return Interaction.send(BYTES_BUS, lambda r: [x(r), y(r)], mult)  # type: ignore[operator]
+
+
+def _interactions() -> tuple[Interaction, ...]:
+    fetch = Interaction.send(PROGRAM_BUS, lambda r: [r[PC], op_id(r), r[WR], r[RD], r[RS1], r[RS2],
+                                                     *(r[c] for c in IMM), r[TARGET]], lambda r: r[REAL])
+    addr = lambda r: word(r, SUM)  # noqa: E731 - below 2^28: its top byte is checked < 16 on LW/SW rows
+    mem = (
+        Interaction.receive(MEM_BUS, lambda r: [addr(r), *(r[c] for c in MEMV), r[T_PREV[2]], r[RO]], _mem),
+        Interaction.send(MEM_BUS, lambda r: [addr(r), *(mem_new(r, k) for k in range(4)), timestamp(r, 2), r[RO]],
+                         _mem),
+    )
+    halt = Interaction.send(HALT_BUS, lambda r: [r[PC], *(r[c] for c in B)], lambda r: r[FLAG["halt"]])
+    g = T_GAP
+    ranges = (
+        # the result bytes (everything written to a register is a word of bytes)
+        _pair(lambda r: r[RES[0]], lambda r: r[RES[1]]), _pair(lambda r: r[RES[2]], lambda r: r[RES[3]]),
+        _pair(lambda r: r[SUM[0]], lambda r: r[SUM[1]]), _pair(lambda r: r[SUM[2]], lambda r: r[SUM[3]]),
+        _pair(lambda r: r[DIFF[0]], lambda r: r[DIFF[1]]), _pair(lambda r: r[DIFF[2]], lambda r: r[DIFF[3]]),
+        # sign bits: a3 − 128·sign and Q2_3 − 128·sign are below 128 (twice them is a byte)
+        _pair(lambda r: 2 * (r[A[3]] - 128 * r[SIGN_A]), lambda r: 2 * (q_diff(r, 3) - 128 * r[SIGN_Q])),
+        # LW/SW/JALR: low is a byte and the SUM's top byte is < 16 (the address/target is below 2^28)
+        _pair(lambda r: r[LOW], lambda r: 16 * r[SUM[3]], lambda r: flag(r, "lw", "sw", "jalr")),
+        # JAL/JALR: the link's top byte is < 64, so pc + 4 = its bytes as an integer below p
+        _pair(lambda r: 4 * r[RES[3]], lambda r: 0, lambda r: flag(r, "jal", "jalr")),
+        *(_pair(lambda r, s=s: r[g[s][0]], lambda r, s=s: r[g[s][1]]) for s in range(SLOTS)),
+        _pair(lambda r: r[g[0][2]], lambda r: r[g[1][2]]), _pair(lambda r: r[g[2][2]], lambda r: r[g[3][2]]),
+    )
+    return (fetch, *_reg_access(0, RS1, A), *_reg_access(1, RS2, B), *mem, *_reg_access(3, RD, OLD, "rd"),
+            halt, *ranges)
+
+
+CPU = Chip(CpuAir(), _interactions())
