@@ -101,6 +101,70 @@ def worker_config(settings: NodeSettings, front: FrontDoorSettings) -> WorkerCon
     return WorkerConfig.model_validate({**base, **front.worker})
 
 
+class PullMode:
+    """A node in pull mode: `await start()` (status port up), `await run(cancel)`, then `await close()`.
+    Ray must be initialised. `run_pull_mode` does all three."""
+
+    def __init__(
+        self, settings: NodeSettings, front: FrontDoorSettings, *, runtime: Any = None, key: NodeKey | None = None
+    ) -> None:
+        from zkray.node.proving.runtime import RayRuntime
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.settings, self.front = settings, front
+        self.breakers = CircuitBreakers(failure_threshold=settings.breaker_failures,
+                                        window_s=settings.breaker_window_s, open_s=settings.breaker_open_s)  # fmt: skip
+        self.pool = ProvingPool(runtime or RayRuntime(), settings.proving, breakers=self.breakers,
+                                remote=remote_prover(front))  # fmt: skip
+        cache = ProofCache(
+            settings.data_dir / "proofs", settings.cache.proof_bytes, ttl_s=settings.cache.proof_ttl_s,
+            disk_capacity=settings.cache.proof_disk_bytes, store=LocalObjectStore(),
+        )  # fmt: skip
+        self.prover = ProverService(self.pool, cache, settings.initial_speed_hz)
+        self.proving = OrchestratorProving(self.prover)
+        self.worker = PullWorker(worker_config(settings, front), key, prove_fn(self.proving))
+        self.journal = JobJournal(settings.journal_path)
+        self.doors = FrontDoors()
+        self._stop_prover = asyncio.Event()
+        self._prover_task: asyncio.Task[None] | None = None
+        self._working = False
+
+    @property
+    def status_url(self) -> str | None:
+        return self.doors.status_url
+
+    async def start(self, *, announce: bool = False) -> None:
+        """Start the prover loop and the status port."""
+        self._prover_task = asyncio.create_task(self.prover.run(self._stop_prover), name="pull-prover")
+        node = PullNode(self.journal, _ModeOnly(), self.breakers, self.prover)
+        source = WithExtraWork(node_status_source(node, running=lambda: self._working), self.proving.extra)
+        await open_status_port(self.doors, self.front, source, orchestrator=None)
+        if announce:
+            print(f"pull worker {self.worker.node_id} (public key {self.worker.key.public_hex}) proving on Ray "
+                  f"for {self.front.orchestrator_url}", flush=True)  # fmt: skip
+            for line in self.doors.describe():
+                print(line, flush=True)
+
+    async def run(self, cancel: asyncio.Event) -> WorkerStats:
+        """Work until `cancel` or until the worker gives up (repeated 404s); returns its statistics."""
+        self._working = True
+        started = time.monotonic()
+        try:
+            stats = await self.worker.run(cancel)
+        finally:
+            self._working = False
+        log.info("pull mode ended after %.1f s: %s", time.monotonic() - started, stats)
+        return stats
+
+    async def close(self) -> None:
+        await self.doors.close()
+        self._stop_prover.set()
+        self.prover.shutdown()
+        if self._prover_task is not None:
+            await asyncio.gather(self._prover_task, return_exceptions=True)
+        self.journal.close()
+
+
 async def run_pull_mode(
     settings: NodeSettings,
     front: FrontDoorSettings,
@@ -110,47 +174,11 @@ async def run_pull_mode(
     key: NodeKey | None = None,
     announce: bool = False,
 ) -> WorkerStats:
-    """Pull tasks from `front.orchestrator_url` and prove them on Ray until `cancel` or the worker
-    gives up (repeated 404s). Ray must be initialised. Returns the worker's statistics."""
-    from zkray.node.proving.runtime import RayRuntime
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    breakers = CircuitBreakers(failure_threshold=settings.breaker_failures, window_s=settings.breaker_window_s,
-                               open_s=settings.breaker_open_s)  # fmt: skip
-    pool = ProvingPool(runtime or RayRuntime(), settings.proving, breakers=breakers,
-                       remote=remote_prover(front))  # fmt: skip
-    cache = ProofCache(
-        settings.data_dir / "proofs", settings.cache.proof_bytes, ttl_s=settings.cache.proof_ttl_s,
-        disk_capacity=settings.cache.proof_disk_bytes, store=LocalObjectStore(),
-    )  # fmt: skip
-    prover = ProverService(pool, cache, settings.initial_speed_hz)
-    proving = OrchestratorProving(prover)
-    worker = PullWorker(worker_config(settings, front), key, prove_fn(proving))
-    journal = JobJournal(settings.journal_path)
-    stop_prover = asyncio.Event()
-    loop_task = asyncio.create_task(prover.run(stop_prover), name="pull-prover")
-    doors = FrontDoors()
-    worker_task: asyncio.Task[WorkerStats] | None = None
-    started = time.monotonic()
+    """Pull tasks from `front.orchestrator_url` and prove them on Ray until `cancel` or the worker gives up
+    (repeated 404s). Ray must be initialised. Returns the worker's statistics."""
+    mode = PullMode(settings, front, runtime=runtime, key=key)
     try:
-        worker_task = asyncio.create_task(worker.run(cancel), name="pull-worker")
-        node = PullNode(journal, _ModeOnly(), breakers, prover)
-        source = WithExtraWork(node_status_source(node, running=lambda: not worker_task.done()), proving.extra)
-        await open_status_port(doors, front, source, orchestrator=None)
-        if announce:
-            print(f"pull worker {worker.node_id} (public key {worker.key.public_hex}) proving on Ray for "
-                  f"{front.orchestrator_url}", flush=True)  # fmt: skip
-            for line in doors.describe():
-                print(line, flush=True)
-        stats = await worker_task
+        await mode.start(announce=announce)
+        return await mode.run(cancel)
     finally:
-        if worker_task is not None and not worker_task.done():
-            worker_task.cancel()
-            await asyncio.gather(worker_task, return_exceptions=True)
-        await doors.close()
-        stop_prover.set()
-        prover.shutdown()
-        await asyncio.gather(loop_task, return_exceptions=True)
-        journal.close()
-    log.info("pull mode ended after %.1f s: %s", time.monotonic() - started, stats)
-    return stats
+        await mode.close()
