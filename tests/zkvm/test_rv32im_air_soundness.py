@@ -1,0 +1,163 @@
+"""RV32IM AIR soundness: one wrong value per instruction class, pushed past the prover's check, is rejected.
+
+How a forgery is built so that it breaks exactly one thing: program P holds the instruction under test at
+one pc; program P' is P with that one word replaced (e.g. ADD → SUB). P' runs honestly, and its witness is
+patched back to claim P's instruction at that pc (the CPU row's decoded fields and flags, the program
+table row, the image word in RAM; the SUM/DIFF units recomputed for P's operands). Every later value,
+register and memory access then follows P'’s (wrong) result consistently, so what is left broken is the
+one constraint or bus that ties that instruction's result, next pc or memory access to its operands.
+The prover's own check names it; with check=False the proof is made anyway and the verifier refuses it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from zkray.zkvm import field as F
+from zkray.zkvm.air import DebugBuilder
+from zkray.zkvm.elf import PF_R, PF_W, PF_X, write_elf
+from zkray.zkvm.errors import ProofError, VerificationError
+from zkray.zkvm.multi import prove_multi
+from zkray.zkvm.rv32im import execute, load_elf
+from zkray.zkvm.rv32im.isa import encode
+from zkray.zkvm.rv32im_air import cpu as C
+from zkray.zkvm.rv32im_air import memory as M
+from zkray.zkvm.rv32im_air import tables as T
+from zkray.zkvm.rv32im_air.decode import decode
+from zkray.zkvm.rv32im_air.statement import CHIPS, Claim, public_inputs, public_tuples, verify_elf
+from zkray.zkvm.rv32im_air.witness import _units, byte_table, generate
+
+CODE, DATA = 0x1_0000, 0x2_0000
+SLOT = 7  # index of the instruction under test
+
+
+def _li(rd, value):
+    lo = value & 0xFFF
+    lo = lo - 0x1000 if lo & 0x800 else lo
+    hi = ((value - lo) >> 12) & 0xFFFFF
+    return [encode("lui", rd=rd, imm=hi - 0x100000 if hi & 0x80000 else hi), encode("addi", rd=rd, rs1=rd, imm=lo)]
+
+
+def _words(slot_word):
+    """x31 = DATA, x1 = −1, x2 = 1, x30 = pc of word 6; the word under test; landing pads; exit(x5)."""
+    words = [*_li(31, DATA), *_li(1, 0xFFFF_FFFF), *_li(2, 1), encode("auipc", rd=30, imm=0), slot_word]
+    words += [encode("addi", rd=0, rs1=0, imm=0)] * 4
+    return [*words, encode("addi", rd=10, rs1=5, imm=0), encode("addi", rd=17, rs1=0, imm=93), encode("ecall")]
+
+
+def _elf(words):
+    data = b"".join(v.to_bytes(4, "little") for v in (0x1111_1111, 0x2222_2222, 0x3333_3333, 0x4444_4444))
+    code = b"".join(w.to_bytes(4, "little") for w in words)
+    return write_elf(CODE, [(CODE, code, PF_R | PF_X), (DATA, data, PF_R | PF_W)])
+
+
+def forge(honest_word, fake_word):
+    """(P's ELF, the forged claim, the forged traces): P' run, patched to claim P's word at the slot."""
+    p, fake = _elf(_words(honest_word)), _elf(_words(fake_word))
+    session = execute(fake)
+    traces, final_pc = generate(load_elf(fake), session)
+    pc = CODE + 4 * SLOT
+    d = decode(honest_word, pc)
+    cpu = traces[2].T.astype(np.int64)
+    for i in np.nonzero((cpu[:, C.PC] == pc) & (cpu[:, C.REAL] == 1))[0]:
+        row = cpu[i]
+        row[[C.WR, C.RD, C.RS1, C.RS2, C.TARGET]] = [d.wr, d.rd, d.rs1, d.rs2, d.target]
+        row[list(C.IMM)] = list(d.imm.to_bytes(4, "little"))
+        row[list(C.FLAG.values())] = 0
+        row[C.FLAG[d.op]] = 1
+        a = int.from_bytes(bytes(int(row[c]) for c in C.A), "little")
+        b = int.from_bytes(bytes(int(row[c]) for c in C.B), "little")
+        s, _, _ = _units(row, a, b, d.imm, d.op)
+        row[C.LOW] = (s & 0xFF) >> (2 if d.op in ("lw", "sw") else 1)
+    traces[2] = np.ascontiguousarray(cpu.T % F.P, dtype=np.uint32)
+    prog = traces[1]
+    j = int(np.nonzero(prog[T.PFIELDS[0]] == pc)[0][0])
+    prog[list(T.PFIELDS), j] = d.fields()
+    ram = traces[4]
+    addr = sum(ram[c].astype(np.int64) << (8 * k) for k, c in enumerate(M.MADDR))
+    j = int(np.nonzero(addr == pc)[0][0])
+    for cols in (M.MINIT, M.MFINAL):
+        ram[list(cols), j] = list(honest_word.to_bytes(4, "little"))
+    traces[0] = byte_table(CHIPS, traces)
+    return p, Claim(session.exit_code, final_pc), traces
+
+
+def cpu_violations(traces, program):
+    builder = DebugBuilder(C.CPU.air, traces[2], None, [], public_inputs(program))
+    C.CPU.air.eval(builder)
+    return {v.constraint for v in builder.violations}
+
+
+CASES = {
+    # class: (honest word, forged word, what breaks)
+    "alu: ADD result": (encode("add", rd=5, rs1=1, rs2=2), encode("sub", rd=5, rs1=1, rs2=2),
+                        "ADD/ADDI/LUI/AUIPC: result byte 0 = SUM"),
+    "compare: SLT result": (encode("slt", rd=5, rs1=1, rs2=2), encode("sltu", rd=5, rs1=1, rs2=2),
+                            "SLT/SLTI: result = signed less-than"),
+    "branch: BEQ not taken, pc jumps": (encode("beq", rs1=1, rs2=2, imm=8), encode("bne", rs1=1, rs2=2, imm=8),
+                                        "next_pc"),
+    "jump: JAL to the wrong pc": (encode("jal", rd=5, imm=8), encode("jal", rd=5, imm=12), "next_pc"),
+    "jump: JALR to the wrong pc": (encode("jalr", rd=5, rs1=30, imm=12), encode("jalr", rd=5, rs1=30, imm=16),
+                                   "next_pc"),
+    "load: LW returns another word": (encode("lw", rd=5, rs1=31, imm=0), encode("lw", rd=5, rs1=31, imm=4),
+                                      "bus 'mem'"),
+    "store: SW lands elsewhere": (encode("sw", rs1=31, rs2=2, imm=0), encode("sw", rs1=31, rs2=2, imm=4),
+                                  "bus 'mem'"),
+    "x0: a write to x0 sticks": (encode("addi", rd=0, rs1=1, imm=5), encode("addi", rd=5, rs1=1, imm=5),
+                                 "bus 'reg'"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_one_wrong_value_is_rejected(case):
+    honest, fake, breaks = CASES[case]
+    elf, claim, traces = forge(honest, fake)
+    program = load_elf(elf)
+    pts = public_tuples(program, claim)
+    if breaks.startswith("bus"):
+        assert not cpu_violations(traces, program)  # the CPU's own constraints hold: only a bus breaks
+        with pytest.raises(ProofError, match=f"do not balance on {breaks}"):
+            prove_multi(CHIPS, traces, public_inputs(program), public_tuples=pts)
+    else:
+        assert any(breaks in v for v in cpu_violations(traces, program))
+    proof = prove_multi(CHIPS, traces, public_inputs(program), public_tuples=pts, check=False)
+    with pytest.raises(VerificationError):
+        verify_elf(elf, claim, proof)
+
+
+def test_the_honest_programs_behind_the_forgeries_verify():
+    elf = _elf(_words(CASES["load: LW returns another word"][0]))
+    from zkray.zkvm.rv32im_air import prove_elf
+
+    _, claim, proof = prove_elf(elf)
+    assert claim.exit_code == 0x1111_1111
+    verify_elf(elf, claim, proof)
+
+
+def _air_violations(air, trace):
+    builder = DebugBuilder(air, trace, None, [], ())
+    air.eval(builder)
+    return {v.constraint for v in builder.violations}
+
+
+def test_byte_table_rows_are_exactly_the_byte_pairs():
+    table = byte_table(CHIPS[:1], [np.zeros((T._B.width, 1 << 16), np.uint32)])
+    assert not _air_violations(T.BYTES.air, table)
+    skip = table.copy()
+    skip[T.BY, 300] += 1  # y skips a value: (1, 45) appears, (1, 44) is missing
+    assert "y steps by 1, or resets to 0 on a wrap" in _air_violations(T.BYTES.air, skip)
+    late = table.copy()
+    late[T.BWRAP, 255] = 0  # no wrap at y = 255: y would reach 256
+    assert _air_violations(T.BYTES.air, late)
+
+
+def test_ram_addresses_must_strictly_increase():
+    p = _elf(_words(encode("lw", rd=5, rs1=31, imm=0)))
+    traces, _ = generate(load_elf(p), execute(p))
+    ram = traces[4]
+    assert not _air_violations(M.RAM.air, ram)
+    dup = ram.copy()
+    dup[list(M.MADDR), 1] = dup[list(M.MADDR), 0]  # two rows for one address: two initial values
+    dup[list(M.MGAP), 1] = 0
+    assert "addresses strictly increase (gap = address' − address − 1 ≥ 0)" in _air_violations(M.RAM.air, dup)
