@@ -19,11 +19,12 @@ PROVER_KEY_ENV = "ZKRAY_PROVER_KEY"
 
 
 def init_ray(address: str | None) -> None:
-    """Connect to `address`, or start local Ray (a no-op when this process already did)."""
+    """Connect to `address`, or start a fresh local Ray ("local": never attach to a cluster someone else
+    started on this machine); a no-op when this process already did."""
     import ray
 
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, configure_logging=False)
 
 
 @dataclass
