@@ -5,6 +5,7 @@ the cycle limit and uploaded ELFs behave as in the stand-alone API, and the serv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ class Cluster:
         return BonsaiClient(self.url, ALICE)
 
 
+@contextlib.asynccontextmanager
 async def _cluster(session_timeout_s: float = 600.0) -> AsyncIterator[Cluster]:
     pool = ProvingPool(RayRuntime(), ProvingConfig(backends=(ProverBackend.CPU,), max_concurrent=2))
     prover = ProverService(pool, None, 1000.0)
@@ -52,7 +54,7 @@ async def _cluster(session_timeout_s: float = 600.0) -> AsyncIterator[Cluster]:
 
 @pytest.fixture
 async def cluster(ray_session: object) -> AsyncIterator[Cluster]:
-    async for c in _cluster():
+    async with _cluster() as c:
         yield c
 
 
@@ -73,7 +75,7 @@ async def test_stop_kills_the_sessions_prove_task(cluster: Cluster) -> None:
 
 
 async def test_a_session_past_its_limit_is_timed_out_and_its_task_killed(ray_session: object) -> None:
-    async for cl in _cluster(session_timeout_s=1.0):
+    async with _cluster(session_timeout_s=1.0) as cl:
         async with cl.client() as c:
             sid = await c.create_session(FIB.hex(), await c.upload_input(fib_input(4096 * 4)))
             status = await c.wait(sid, 60)
