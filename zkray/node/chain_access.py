@@ -18,7 +18,7 @@ from web3 import AsyncWeb3
 from web3.exceptions import Web3Exception
 
 from actors.breakers import RPC, CircuitBreakers
-from zkray.chain.client import EngineClient, ExecutionRequest, RequestStatus
+from zkray.chain.client import EngineClient, ExecutionRequest, RegistryClient, RequestStatus
 from zkray.chain.errors import ContractError, RpcError, TransactionError, TxReverted
 from zkray.chain.fees import FeeOracle
 from zkray.chain.txmanager import TxOutcome
@@ -51,6 +51,7 @@ class ChainAccess:
         self.breakers = breakers
         self.fees = FeeOracle(w3)
         self.address: str = engine.sender.address if engine.sender is not None else ""
+        self._registry: RegistryClient | None = None
 
     async def _call(self, op: Callable[[], Awaitable[T]]) -> T:
         if not self.breakers.allow(RPC):
@@ -85,6 +86,13 @@ class ChainAccess:
     async def gas_price(self) -> int:
         fees = await self._call(self.fees.suggest)
         return fees.max_fee
+
+    async def program(self, image_id: bytes) -> dict[str, Any]:
+        """The registry's entry for a program (name, verifier, active, elf_url)."""
+        if self._registry is None:
+            self._registry = RegistryClient(self.w3, await self._call(self.engine.registry))
+        registry = self._registry
+        return await self._call(lambda: registry.get_program(image_id))
 
     async def claim(self, request_id: int) -> TxOutcome:
         return await self._call(lambda: self.engine.claim_execution(request_id))

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import urllib.parse
 from dataclasses import dataclass
+from pathlib import Path
 
 from zkray.fetch import FetchError, InputDigestMismatch, InputFetcher
 from zkray.fetch.errors import BadUrl
@@ -74,6 +75,39 @@ async def fetch_input(fetcher: InputFetcher, url: str, digest_hex: str) -> bytes
     return await fetcher.fetch(url, expected_digest=digest)
 
 
+GUEST_DIR = Path(__file__).resolve().parents[2] / "guest"
+GUEST_SCHEME = "zkray://guest/"
+
+
+async def program_elf(fetcher: InputFetcher, image_id_hex: str, elf_url: str) -> bytes:
+    """The ELF the registry names for a program, accepted only if it loads to that image id.
+
+    `zkray://guest/<name>` is a guest shipped in this repository (guest/<name>.elf); other URLs are
+    fetched like inputs (ipfs:// verified against its CID)."""
+    if elf_url.startswith(GUEST_SCHEME):
+        path = GUEST_DIR / f"{elf_url[len(GUEST_SCHEME) :]}.elf"
+        if not path.is_file():
+            raise JobUnprovable(f"program {elf_url} is not shipped with this node ({path} missing)")
+        elf = await asyncio.to_thread(path.read_bytes)
+    elif elf_url.startswith("data:"):
+        elf = decode_data_uri(elf_url)
+    else:
+        try:
+            elf = await fetcher.fetch(elf_url, expected_digest=None)
+        except FetchError as exc:
+            raise JobUnprovable(f"the program's ELF at {elf_url} is unavailable: {exc}") from None
+    from zkray.zkvm.elf import load_elf
+    from zkray.zkvm.rv32im.image import image_id
+
+    try:
+        actual = image_id(load_elf(elf))
+    except (ZkvmError, ValueError) as exc:
+        raise JobUnprovable(f"the program's ELF at {elf_url} does not load: {exc}") from None
+    if actual.hex() != image_id_hex.lower().removeprefix("0x"):
+        raise JobUnprovable(f"the ELF at {elf_url} has image id {actual.hex()}, not the job's {image_id_hex}")
+    return elf
+
+
 def builtin_name(image_id_hex: str) -> str | None:
     """The built-in guest with this image id, or None."""
     guest = by_image_id(bytes.fromhex(image_id_hex.removeprefix("0x")))
@@ -114,4 +148,13 @@ def _builtin_cycles(parsed: object) -> int:
     return max(1, int(n)) if isinstance(n, int) else 1
 
 
-__all__ = ["FetchError", "JobUnprovable", "Preflight", "data_uri", "decode_data_uri", "fetch_input", "preflight"]
+__all__ = [
+    "FetchError",
+    "JobUnprovable",
+    "Preflight",
+    "data_uri",
+    "decode_data_uri",
+    "fetch_input",
+    "preflight",
+    "program_elf",
+]

@@ -16,10 +16,10 @@ from typing import Any
 
 from actors.scheduler import JobScheduler
 from zkray.chain.client import RequestStatus
-from zkray.chain.errors import ContractError, TxReverted
+from zkray.chain.errors import ChainError, ContractError, TxReverted
 from zkray.fetch import FetchError, InputFetcher
 from zkray.node.chain_access import ChainAccess
-from zkray.node.inputs import JobUnprovable, Preflight, fetch_input, preflight
+from zkray.node.inputs import JobUnprovable, Preflight, builtin_name, fetch_input, preflight, program_elf
 from zkray.node.prover import ProverService
 from zkray.node.proving import Fault, ProveFailed, ProveRequest
 from zkray.node.submitter import Settled, Submitter
@@ -126,9 +126,17 @@ class JobRunner:
         """Fetch and preflight; None when the job was moved (skipped, failed, back to the queue)."""
         try:
             data = await fetch_input(self.fetcher, job.input_url, job.input_digest)
-            return data, await preflight(job.image_id, data)
+            elf = None
+            if builtin_name(job.image_id) is None:  # an RV32IM guest: its ELF comes from the registry
+                program = await self.chain.program(bytes.fromhex(job.image_id.removeprefix("0x")))
+                elf = await program_elf(self.fetcher, job.image_id, str(program["elf_url"]))
+            return data, await preflight(job.image_id, data, elf)
         except JobUnprovable as exc:
             self._end(job.id, S.SKIPPED, str(exc))
+        except ChainError as exc:  # the registry lookup: the chain is unreachable, not the job's fault
+            if on_retry is None:
+                raise  # holds a claim: the task ends and the reaper resumes the job later
+            self.scheduler.work_lost(job.id, f"program lookup failed: {exc}")
         except FetchError as exc:
             if exc.retryable and on_retry is not None and job.attempts + 1 < FETCH_TRIES:
                 self.scheduler.work_lost(job.id, f"input fetch failed: {exc}")

@@ -1,0 +1,108 @@
+"""The node's own parts: settings precedence, inline inputs, preflight, and an RV32IM ELF job on-chain
+(preflighted with the real executor, then skipped with its reason: proving ELFs comes later)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from wiring_support import run_until, settled, start
+
+from zkray import execute, guests
+from zkray.chain.client import EngineClient
+from zkray.chain.devnet import Devnet
+from zkray.chain.txmanager import TxManager
+from zkray.fetch import InputDigestMismatch, InputFetcher
+from zkray.node.inputs import JobUnprovable, data_uri, decode_data_uri, fetch_input, preflight, program_elf
+from zkray.node.pipeline import job_id_of
+from zkray.node.settings import load_settings
+from zkray.policy.jobs import JobStatus
+from zkray.store import JobJournal
+
+GUEST = Path(__file__).resolve().parents[2] / "guest"
+
+
+def test_settings_file_then_environment_then_flags(tmp_path: Path) -> None:
+    file = tmp_path / "node.toml"
+    file.write_text('rpc_url = "http://file"\nqueue_capacity = 10\n[proving]\nmax_concurrent = 3\n')
+    env = {"ZKRAY_QUEUE_CAPACITY": "20", "ZKRAY_PROVING__TASK_TIMEOUT_S": "5", "ZKRAY_PROVER_KEY": "secret"}
+    s = load_settings(file, env, {"queue_capacity": 30, "engine": "0xabc", "ws_url": None})
+    assert (s.rpc_url, s.queue_capacity, s.engine, s.ws_url) == ("http://file", 30, "0xabc", None)
+    assert (s.proving.max_concurrent, s.proving.task_timeout_s) == (3, 5.0)
+    assert not s.embedded
+    assert load_settings(None, {}, {}).embedded  # nothing configured: the embedded default
+    (tmp_path / "n.json").write_text(json.dumps({"demo": {"jobs": 4}}))
+    assert load_settings(tmp_path / "n.json", {}, {}).demo.jobs == 4
+    with pytest.raises(ValueError):
+        load_settings(None, {"ZKRAY_QUEUE_CAPACITY": "0"}, {})
+
+
+def test_inline_inputs_are_checked_against_the_digest() -> None:
+    data = struct.pack("<I", 21)
+    assert decode_data_uri(data_uri(data)) == data
+    assert decode_data_uri("data:,%01%02") == b"\x01\x02"
+
+    async def go() -> None:
+        async with InputFetcher() as fetcher:
+            ok = await fetch_input(fetcher, data_uri(data), hashlib.sha256(data).hexdigest())
+            assert ok == data
+            with pytest.raises(InputDigestMismatch):
+                await fetch_input(fetcher, data_uri(data + b"x"), hashlib.sha256(data).hexdigest())
+
+    asyncio.run(go())
+
+
+def test_preflight_prices_builtins_and_skips_elf_guests_with_a_reason() -> None:
+    async def go() -> None:
+        fib = await preflight("0x" + guests()["fib"].hex(), struct.pack("<I", 40))
+        assert (fib.kind, fib.program, fib.cycles) == ("builtin", "fib", 40)
+        with pytest.raises(JobUnprovable, match="not valid for guest fib"):
+            await preflight("0x" + guests()["fib"].hex(), b"\x01")
+        elf = (GUEST / "sort.elf").read_bytes()
+        image = "0x" + execute(elf, b"").image_id.hex()
+        async with InputFetcher() as fetcher:
+            assert await program_elf(fetcher, image, "zkray://guest/sort") == elf
+            with pytest.raises(JobUnprovable, match="image id"):
+                await program_elf(fetcher, image, "zkray://guest/fib")
+        with pytest.raises(JobUnprovable, match="not supported by this node yet"):
+            await preflight(image, struct.pack("<3I", 3, 1, 2), elf)
+
+    asyncio.run(go())
+
+
+@pytest.fixture(scope="module")
+def elf_devnet() -> Iterator[Devnet]:
+    """A devnet that also registers the sort ELF guest (elf_url zkray://guest/sort)."""
+    sort_id = execute((GUEST / "sort.elf").read_bytes(), b"").image_id
+    with Devnet(guests={**guests(), "sort": sort_id}) as net:
+        yield net
+
+
+def test_elf_job_on_chain_is_preflighted_and_skipped_not_claimed(
+    elf_devnet: Devnet, ray_session: object, tmp_path: Path
+) -> None:
+    async def go() -> None:
+        from web3 import AsyncHTTPProvider, AsyncWeb3
+
+        net = elf_devnet
+        data = struct.pack("<3I", 9, 4, 7)
+        w3 = AsyncWeb3(AsyncHTTPProvider(net.rpc_url))
+        async with TxManager(w3, net.roles.requesters[0].key) as tx:
+            client = EngineClient(w3, net.deployment.engine, sender=tx)
+            image = bytes.fromhex(net.deployment.guests["sort"][2:])
+            rid, _ = await client.request_execution(
+                image, hashlib.sha256(data).digest(), data_uri(data), tip=10**16, input_type=1
+            )
+            node = await run_until(await start(net, tmp_path), lambda n: settled(n, [rid]), timeout_s=60)
+            state = await client.get_request(rid)
+        await w3.provider.disconnect()
+        job = JobJournal(tmp_path / "node.sqlite").get(job_id_of(rid))
+        assert job.status is JobStatus.SKIPPED and "cycles" in (job.error or "") and "ELF" in (job.error or "")
+        assert state.claimant is None and node.prover.proofs == 0  # never claimed, never proved
+
+    asyncio.run(go())
