@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib.util
 import struct
 import time
 from collections.abc import Callable
@@ -82,6 +83,26 @@ async def metrics(base_url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]]
         for s in family.samples:
             out[(s.name, tuple(sorted(s.labels.items())))] = s.value
     return out
+
+
+def chromium() -> Any:
+    """The observability tests' DevTools driver for Debian's headless Chromium (one copy, in tests/observe)."""
+    path = Path(__file__).resolve().parents[1] / "observe" / "chromium_cdp.py"
+    spec = importlib.util.spec_from_file_location("chromium_cdp", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Chromium
+
+
+READ_PAGE = """(() => {
+  if (!document.getElementById('chart')) return null;
+  const jobs = {};
+  for (const td of document.querySelectorAll('#jobs td[data-state]')) jobs[td.dataset.state] = Number(td.textContent);
+  return {jobs, proofs: document.getElementById('proofs').textContent,
+          nodes: document.querySelector('#nodes tbody').innerText,
+          chartPoints: Number(document.getElementById('chart').dataset.points || 0)};
+})()"""
 
 
 async def until(condition: Callable[[], Any], *, timeout_s: float, every_s: float = 0.1) -> Any:

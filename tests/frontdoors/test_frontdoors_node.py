@@ -12,9 +12,23 @@ import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from frontdoor_support import ALICE, FIB, api_config, fib_input, get, metrics, node_settings, post_job, target_of, until
+from frontdoor_support import (
+    ALICE,
+    FIB,
+    READ_PAGE,
+    api_config,
+    chromium,
+    fib_input,
+    get,
+    metrics,
+    node_settings,
+    post_job,
+    target_of,
+    until,
+)
 
 from actors.scheduler import JobScheduler
 from zkray.api import BonsaiClient, ServiceBusy, SessionRequest
@@ -85,6 +99,18 @@ def test_api_sessions_metrics_and_orchestrator_on_a_running_node(
             assert status == 200 and snap["running"] and snap["jobs"]["completed"] == 1 and snap["proofs"] >= 2
             status, page = await get(doors.status_url + "/")
             assert status == 200 and "<html" in page.lower()
+            async with chromium()(tmp_path / "chromium") as browser:  # the page, live, in headless Chromium
+                tab = await browser.open(doors.status_url + "/")
+
+                async def shown() -> Any:
+                    seen = await tab.evaluate(READ_PAGE)
+                    return seen if seen and seen["jobs"].get("completed") == 1 and seen["chartPoints"] >= 2 else None
+
+                seen = await until(shown, timeout_s=60, every_s=0.5)
+                assert seen, await tab.evaluate(READ_PAGE)
+                assert int(seen["proofs"].replace(",", "")) >= 2 and seen["nodes"].strip()  # Ray nodes listed
+                png = await tab.screenshot(tmp_path / "node-dashboard.png")
+            assert png.startswith(b"\x89PNG") and len(png) > 10_000
             # the two doors are apart: probes need no key, the API does
             assert (await get(doors.api_url + "/metrics"))[0] == 401
             assert (await get(doors.api_url + "/version"))[0] == 401
