@@ -61,6 +61,16 @@ class FrontDoorSettings(BaseModel):
     remote_timeout_s: float = Field(600.0, gt=0, description="Longest a remote proof may take.")
 
 
+FLAGS = ("status_port", "api_port", "api_config_file", "host", "orchestrate", "orchestrator_url", "remote_url")
+"""The `zkray serve` flags (argparse dests) that set `FrontDoorSettings` fields of the same name."""
+
+
+def front_flags(args: Any) -> dict[str, Any]:
+    """`{"front": {...}}` for the settings loader from parsed `zkray serve` flags (only those given)."""
+    given = {name: getattr(args, name) for name in FLAGS if getattr(args, name, None) is not None}
+    return {"front": given} if given else {}
+
+
 def remote_prover(front: FrontDoorSettings, env: Mapping[str, str] | None = None) -> BonsaiRemoteProver | None:
     """The pool's remote backend, or None when no `remote_url` is set. The key is read from a file or the
     environment, never a flag (other users can read command lines)."""

@@ -182,3 +182,17 @@ async def run_pull_mode(
         return await mode.run(cancel)
     finally:
         await mode.close()
+
+
+async def serve_pull_mode(settings: NodeSettings, cancel: asyncio.Event, timeout_s: float | None = None) -> int:
+    """`zkray serve --orchestrator URL` after Ray is up: run until `cancel`, the timeout, or the worker gives
+    up; exit status 0, or 1 when some proof failed or a submission was refused."""
+    timer = asyncio.get_running_loop().call_later(timeout_s, cancel.set) if timeout_s is not None else None
+    try:
+        stats = await run_pull_mode(settings, settings.front, cancel, announce=True)
+    finally:
+        if timer is not None:
+            timer.cancel()
+    print(f"pull worker stopped: {stats.proofs_submitted} proofs accepted, {stats.proofs_failed} failed, "
+          f"{stats.submissions_rejected} refused, {stats.rate_limited} rate-limited polls", flush=True)  # fmt: skip
+    return 1 if stats.proofs_failed or stats.submissions_rejected else 0
