@@ -21,6 +21,7 @@ EDGES = [0, 1, 0xFFFF_FFFF, 0x8000_0000, 0x7FFF_FFFF, 2, 0xFFFF_FFFE, 0x8000_000
 
 CLASSES = {
     "alu": ["add", "sub", "slt", "sltu", "addi", "slti", "sltiu", "lui", "auipc"],
+    "logic": ["and", "or", "xor", "andi", "ori", "xori"],
     "branch": ["beq", "bne", "blt", "bge", "bltu", "bgeu"],
     "jump": ["jal", "jalr"],
     "memory": ["lw", "sw"],
@@ -46,9 +47,9 @@ def _body(rng: random.Random, length: int, classes: list[str]) -> list[int]:
         cls = rng.choice(classes)
         name = rng.choice(CLASSES[cls])
         skip = rng.randint(0, 2)
-        if name in ("add", "sub", "slt", "sltu"):
+        if name in ("add", "sub", "slt", "sltu", "and", "or", "xor"):
             units.append([encode(name, rd=dst(), rs1=src(), rs2=src())])
-        elif name in ("addi", "slti", "sltiu"):
+        elif name in ("addi", "slti", "sltiu", "andi", "ori", "xori"):
             units.append([encode(name, rd=dst(), rs1=src(), imm=rng.choice([0, 1, -1, 2047, -2048, 5]))])
         elif name in ("lui", "auipc"):
             units.append([encode(name, rd=dst(), imm=rng.randint(-(1 << 19), (1 << 19) - 1))])
@@ -89,7 +90,7 @@ def build(seed: int, length: int = 40, classes: list[str] | None = None, exit_re
 
 def test_generated_programs_run_and_use_only_their_classes():
     for seed in range(20):
-        elf = build(seed, classes=["alu", "branch", "jump", "memory"])
+        elf = build(seed, classes=list(CLASSES))
         session = execute(elf)
         names = {mnemonic(int(w)) for w in session.trace.insn}
         allowed = {n for c in CLASSES.values() for n in c} | {"ecall", "addi", "lui"}

@@ -95,6 +95,8 @@ CASES = {
                         "ADD/ADDI/LUI/AUIPC: result byte 0 = SUM"),
     "compare: SLT result": (encode("slt", rd=5, rs1=1, rs2=2), encode("sltu", rd=5, rs1=1, rs2=2),
                             "SLT/SLTI: result = signed less-than"),
+    "logic: AND result": (encode("and", rd=5, rs1=1, rs2=2), encode("or", rd=5, rs1=1, rs2=2), "bus 'bitwise'"),
+    "logic: XORI result": (encode("xori", rd=5, rs1=1, imm=3), encode("ori", rd=5, rs1=1, imm=3), "bus 'bitwise'"),
     "branch: BEQ not taken, pc jumps": (encode("beq", rs1=1, rs2=2, imm=8), encode("bne", rs1=1, rs2=2, imm=8),
                                         "next_pc"),
     "jump: JAL to the wrong pc": (encode("jal", rd=5, imm=8), encode("jal", rd=5, imm=12), "next_pc"),
@@ -141,15 +143,18 @@ def _air_violations(air, trace):
     return {v.constraint for v in builder.violations}
 
 
-def test_byte_table_rows_are_exactly_the_byte_pairs():
+def test_byte_table_rows_are_exactly_the_byte_pairs_with_their_and_xor():
     table = byte_table(CHIPS[:1], [np.zeros((T._B.width, 1 << 16), np.uint32)])
     assert not _air_violations(T.BYTES.air, table)
     skip = table.copy()
-    skip[T.BY, 300] += 1  # y skips a value: (1, 45) appears, (1, 44) is missing
-    assert "y steps by 1, or resets to 0 on a wrap" in _air_violations(T.BYTES.air, skip)
-    late = table.copy()
-    late[T.BWRAP, 255] = 0  # no wrap at y = 255: y would reach 256
-    assert _air_violations(T.BYTES.air, late)
+    skip[T.YBITS[0], 300] ^= 1  # (1, 44) becomes (1, 45): a pair twice, another missing
+    assert "the pairs step by one: 256·x + y increases by 1" in _air_violations(T.BYTES.air, skip)
+    wrong = table.copy()
+    wrong[T.BAND, 0x1234] ^= 4
+    assert _air_violations(T.BYTES.air, wrong) == {"and = Σ 2^i·x_i·y_i"}
+    half = table.copy()
+    half[T.XBITS[0], 7] = 2  # not a bit
+    assert "bit x_bit[0] is boolean" in _air_violations(T.BYTES.air, half)
 
 
 def test_ram_addresses_must_strictly_increase():

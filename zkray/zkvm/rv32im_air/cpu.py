@@ -10,6 +10,7 @@ every row whatever the instruction, so they need no selectors:
 - DIFF d = a − Q2  (Q2 = the immediate for SLTI/SLTIU, else rs2 value) with borrows: SUB, the unsigned
   comparison (the last borrow), the signed one (with the operands' sign bits), equality (d = 0).
 
+AND/OR/XOR and their immediate forms look each result byte up in the byte table.
 Each op's flag selects which unit's output is the result and how the next pc is formed. Timestamps are
 t = 4·clk + slot + 1 (slots: rs1 read, rs2 read, memory, rd write); each access proves t_prev < t by
 range-checking t − t_prev − 1 in three bytes. Constraint comments say what each enforces.
@@ -24,7 +25,7 @@ from zkray.zkvm.multi import Chip, Interaction
 from zkray.zkvm.rv32im_air.decode import OPS
 from zkray.zkvm.rv32im_air.layout import Layout
 from zkray.zkvm.rv32im_air.memory import MEM_BUS, REG_BUS
-from zkray.zkvm.rv32im_air.tables import BYTES_BUS, NOMINAL_LOG_N, PROGRAM_BUS
+from zkray.zkvm.rv32im_air.tables import BITWISE_BUS, BYTES_BUS, NOMINAL_LOG_N, PROGRAM_BUS
 
 HALT_BUS = "halt"
 EXIT_ECALL = 93
@@ -80,6 +81,25 @@ def q_diff(r: Sequence[Val], k: int) -> Val:
     """DIFF's second operand, byte k: the immediate for SLTI/SLTIU, rs2 value otherwise."""
     f = flag(r, "slti", "sltiu")
     return f * r[IMM[k]] + (1 - f) * r[B[k]]
+
+
+LOGIC = (("and", "andi"), ("or", "ori"), ("xor", "xori"))
+"""Bitwise ops, by their index on the bitwise bus (tables.BITWISE_OPS)."""
+
+
+def is_logic(r: Sequence[Val]) -> Val:
+    return flag(r, *(op for pair in LOGIC for op in pair))
+
+
+def logic_op(r: Sequence[Val]) -> Val:
+    """The row's bitwise op index (0 AND, 1 OR, 2 XOR), with one-hot flags."""
+    return flag(r, *LOGIC[1]) + 2 * flag(r, *LOGIC[2])
+
+
+def q_logic(r: Sequence[Val], k: int) -> Val:
+    """Bitwise second operand, byte k: rs2 value for AND/OR/XOR, the immediate for ANDI/ORI/XORI."""
+    f = flag(r, "and", "or", "xor")
+    return f * r[B[k]] + (1 - f) * r[IMM[k]]
 
 
 def rd_new(r: Sequence[Val], k: int) -> Val:
@@ -238,6 +258,9 @@ def _interactions() -> tuple[Interaction, ...]:
         Interaction.send(MEM_BUS, lambda r: [addr(r), *(mem_new(r, k) for k in range(4)), timestamp(r, 2), r[RO]],
                          _mem),
     )
+    # AND/OR/XOR(I): each result byte is looked up in the byte table as (op, a byte, operand byte, result byte)
+    logic = tuple(Interaction.send(BITWISE_BUS, lambda r, k=k: [logic_op(r), r[A[k]], q_logic(r, k), r[RES[k]]],
+                                   is_logic) for k in range(4))
     halt = Interaction.send(HALT_BUS, lambda r: [r[PC], *(r[c] for c in B)], lambda r: r[FLAG["halt"]])
     g = T_GAP
     ranges = (
@@ -255,7 +278,7 @@ def _interactions() -> tuple[Interaction, ...]:
         _pair(lambda r: r[g[0][2]], lambda r: r[g[1][2]]), _pair(lambda r: r[g[2][2]], lambda r: r[g[3][2]]),
     )
     return (fetch, *_reg_access(0, RS1, A), *_reg_access(1, RS2, B), *mem, *_reg_access(3, RD, OLD, "rd"),
-            halt, *ranges)
+            *logic, halt, *ranges)
 
 
 CPU = Chip(CpuAir(), _interactions())

@@ -104,6 +104,9 @@ def generate(program: Program, session: Session) -> tuple[list[np.ndarray], int]
             res = lt
         elif d.op in ("sltu", "sltiu"):
             res = int(row[C.BORROW[3]])
+        elif d.op in ("and", "or", "xor", "andi", "ori", "xori"):
+            q = b if d.op in ("and", "or", "xor") else d.imm
+            res = {"a": a & q, "o": a | q, "x": a ^ q}[d.op[0]]
         elif d.op in ("jal", "jalr"):
             res = pc + 4
             npc = d.target if d.op == "jal" else s & ~1
@@ -179,22 +182,32 @@ def _canonical(t: np.ndarray) -> np.ndarray:
 
 
 def byte_table(chips: Sequence[Chip], traces: Sequence[np.ndarray]) -> np.ndarray:
-    """The byte-pair table with the multiplicity of every pair the other chips send (the table is chip 0)."""
-    counts = np.zeros(1 << 16, dtype=np.int64)
+    """The byte table (chip 0) with the multiplicity of every range check and bitwise lookup the others send."""
+    counts = {name: np.zeros(1 << 16, dtype=np.int64) for name in T.BMULT}
     for chip, trace in zip(chips[1:], traces[1:], strict=True):
         row = [Val(c, False) for c in trace]
         for it in chip.interactions:
-            if it.bus != T.BYTES_BUS:
+            if it.bus not in (T.BYTES_BUS, T.BITWISE_BUS):
                 continue
-            x, y = (np.broadcast_to(v.v, trace.shape[1:]).astype(np.int64) for v in it.tuple_at(row))
+            vals = [np.broadcast_to(v.v, trace.shape[1:]).astype(np.int64) for v in it.tuple_at(row)]
             m = np.broadcast_to(it.multiplicity_at(row).v, trace.shape[1:]).astype(np.int64)
             live = m != 0
+            if it.bus == T.BYTES_BUS:
+                x, y = vals
+                targets = {"range": live}
+            else:
+                op, x, y, _ = vals
+                targets = {name: live & (op == k) for k, name in enumerate(T.BITWISE_OPS)}
             if ((x[live] > 255) | (y[live] > 255)).any():
                 raise ProofError(f"{chip.name}: a byte range check fails (a value is not a byte)")
-            np.add.at(counts, 256 * x[live] + y[live], m[live])
+            for name, sel in targets.items():
+                np.add.at(counts[name], 256 * x[sel] + y[sel], m[sel])
     pairs = np.arange(1 << 16)
+    x, y = pairs >> 8, pairs & 0xFF
     table = np.zeros((T._B.width, 1 << 16), dtype=np.int64)
-    table[T.BX], table[T.BY], table[T.BMULT] = pairs >> 8, pairs & 0xFF, counts
-    table[T.BWRAP] = (pairs & 0xFF) == 0xFF
-    table[T.BWRAP, -1] = 0
+    for i in range(8):
+        table[T.XBITS[i]], table[T.YBITS[i]] = (x >> i) & 1, (y >> i) & 1
+    table[T.BAND], table[T.BXOR] = x & y, x ^ y
+    for name, col in T.BMULT.items():
+        table[col] = counts[name]
     return _canonical(table)
