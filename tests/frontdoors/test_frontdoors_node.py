@@ -127,11 +127,16 @@ def test_api_sessions_metrics_and_orchestrator_on_a_running_node(
             assert all(doors.orchestrator.book.get(t).status is TaskStatus.DONE for t in ids)
         finally:
             cancel.set()
+            try:  # a stopping node takes no API work either
+                await doors.service.submit(SessionRequest(FIB, fib_input(7), "alice"))
+                refused = False
+            except ServiceBusy:
+                refused = True
             await asyncio.wait_for(run, 60)
             not_ready, _ = await get(doors.status_url + "/readyz")
             await doors.close()
             await built.close()
-        assert not_ready == 503  # stopping: the node takes no more work
+        assert not_ready == 503 and refused  # stopping: the node takes no more work
 
     asyncio.run(go())
 

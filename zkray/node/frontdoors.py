@@ -175,8 +175,13 @@ async def start_front_doors(
     try:
         if front.api_port is not None:
             config = api or ApiConfig.load(front.api_config_file, env)
+            by_mode = scheduler_admission(node.scheduler)
+
+            def admission() -> str | None:
+                return by_mode() if running() else "the node is stopping"
+
             doors.service = RayProvingService(
-                node.prover, admission=scheduler_admission(node.scheduler), max_concurrent=front.api_max_concurrent,
+                node.prover, admission=admission, max_concurrent=front.api_max_concurrent,
                 session_timeout_s=front.api_session_timeout_s,
             )  # fmt: skip
             runner, doors.api_url = await start_api(create_app(doors.service, config), front.host, front.api_port)
