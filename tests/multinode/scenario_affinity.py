@@ -49,6 +49,7 @@ class MeasuredRuntime(RayRuntime):
     def __init__(self) -> None:
         super().__init__(task=h.runtime()._task)
         self.held_at_submit: dict[str, list[str]] = {}  # job id -> nodes holding its program
+        self.preferred: dict[str, str | None] = {}  # job id -> the node it was sent to (None: no preference)
 
     def submit(
         self, shape: Any, backend: Any, request: Any, remote: Any, name: str, *, node_id: str | None = None
@@ -56,6 +57,7 @@ class MeasuredRuntime(RayRuntime):
         program = request[1]
         located = ray.experimental.get_object_locations([program])[program]
         self.held_at_submit[name.split(":")[1]] = list(located["node_ids"])
+        self.preferred[name.split(":")[1]] = node_id
         return super().submit(shape, backend, request, remote, name, node_id=node_id)
 
 
@@ -134,12 +136,27 @@ def arm(name: str, head: str, make: Any, *, jobs_n: int, concurrency: int) -> di
         done.update((o.job_id, o) for o in pool.poll(1.0))
     ran = {t["job"]: t["node"] for t in h.traces() if t["job"].startswith(f"{name}-") and t["event"] == "end"}
     hits = sum(1 for job, node in ran.items() if node in measured.held_at_submit.get(job, []))
+    seen: set[tuple[str, str]] = set()
+    misses = {"first_use_on_node": 0, "ran_elsewhere_than_sent": 0, "gone_from_node": 0}
+    for i in range(jobs_n):  # why each miss happened, in submission order
+        job = f"{name}-{i}"
+        node = ran.get(job)
+        if node is None:
+            continue
+        if node not in measured.held_at_submit.get(job, []):
+            if measured.preferred.get(job) not in (None, node):
+                misses["ran_elsewhere_than_sent"] += 1
+            elif (image_of[job], node) not in seen:
+                misses["first_use_on_node"] += 1
+            else:
+                misses["gone_from_node"] += 1
+        seen.add((image_of[job], node))
     per_node: dict[str, int] = {}
     for node in ran.values():
         per_node[node[:8]] = per_node.get(node[:8], 0) + 1
     ray.kill(actor)
     return {"proved": sum(o.ok for o in done.values()), "ran": len(ran), "hits": hits,
-            "hit_rate": hits / max(1, len(ran)), "jobs_per_node": per_node,
+            "hit_rate": hits / max(1, len(ran)), "jobs_per_node": per_node, "misses": misses,
             "preferences": {str(k)[:8]: v for k, v in getattr(runtime, "placements", {}).items()}}  # fmt: skip
 
 

@@ -57,9 +57,9 @@ def test_program_key_prefers_the_image_id() -> None:
 def test_affinity_raises_the_program_hit_rate_over_random_placement() -> None:
     aff, rnd = phase("affinity", "light_affinity"), phase("affinity", "light_random")
     assert aff["proved"] == rnd["proved"] == 30
-    # nine programs, so at least nine cold misses; affinity should miss little more than that
-    assert aff["hit_rate"] >= rnd["hit_rate"] + 0.15, (aff, rnd)
-    assert aff["ran"] - aff["hits"] <= 12, aff
+    # nine programs, so at least nine cold misses each; typical runs: affinity 70 %, random 43 %
+    assert aff["hit_rate"] >= rnd["hit_rate"] + 0.1, (aff, rnd)
+    assert aff["misses"]["first_use_on_node"] < rnd["misses"]["first_use_on_node"], (aff, rnd)
 
 
 @pytest.mark.cluster
