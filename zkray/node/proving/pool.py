@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from zkray.node.config import ProvingConfig
-from zkray.node.proving.errors import ProveFailed, ProveTaskCrashed, ProveTimeout
+from zkray.node.proving.errors import NoCapableNode, ProveFailed, ProveTaskCrashed, ProveTimeout
 from zkray.node.proving.placement import TaskShape, choose_backend, require_runnable, runnable_backends, shape_for
 from zkray.node.proving.request import Fault, ProveRequest, RemoteProver, expected_image_id
 from zkray.policy.breaker import BreakerState
@@ -104,8 +104,12 @@ class ProvingPool:
         remote: RemoteProver | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        cluster_refresh_s: float = 5.0,
     ) -> None:
         self._runtime = runtime
+        # nodes join and leave (autoscaling, a lost node): poll re-reads them this often
+        self._cluster_refresh_s = cluster_refresh_s
+        self._refreshed_at = -math.inf
         self._config = config or ProvingConfig()
         self._breakers = breakers
         self._remote = remote
@@ -135,6 +139,15 @@ class ProvingPool:
         cap = self._config.max_concurrent
         self._slots = {b: _slots(shape_for(b, self._config), nodes, cap) for b in self._runnable}
         return self._runnable
+
+    def _refresh_quietly(self, now: float) -> None:
+        """The periodic re-read: when no node can run anything for a moment, keep the last view (tasks
+        placed meanwhile crash and are retried) rather than fail the node's loop."""
+        self._refreshed_at = now
+        try:
+            self.refresh_cluster()
+        except NoCapableNode:
+            pass
 
     @property
     def runnable(self) -> tuple[ProverBackend, ...]:
@@ -183,6 +196,8 @@ class ProvingPool:
         outcomes: list[ProveOutcome] = []
         with self._lock:
             now = self._clock()
+            if now - self._refreshed_at >= self._cluster_refresh_s:
+                self._refresh_quietly(now)
             self._start_due(now)
             running = {j.ref: j for j in self._jobs.values() if j.ref is not None}  # ObjectRefs hash by id
             # Wake for a deadline or a retry falling due; a job due but blocked (no free slot, breaker, mode)
