@@ -22,6 +22,7 @@ EDGES = [0, 1, 0xFFFF_FFFF, 0x8000_0000, 0x7FFF_FFFF, 2, 0xFFFF_FFFE, 0x8000_000
 CLASSES = {
     "alu": ["add", "sub", "slt", "sltu", "addi", "slti", "sltiu", "lui", "auipc"],
     "logic": ["and", "or", "xor", "andi", "ori", "xori"],
+    "shift": ["sll", "srl", "sra", "slli", "srli", "srai"],
     "branch": ["beq", "bne", "blt", "bge", "bltu", "bgeu"],
     "jump": ["jal", "jalr"],
     "memory": ["lw", "sw"],
@@ -47,10 +48,12 @@ def _body(rng: random.Random, length: int, classes: list[str]) -> list[int]:
         cls = rng.choice(classes)
         name = rng.choice(CLASSES[cls])
         skip = rng.randint(0, 2)
-        if name in ("add", "sub", "slt", "sltu", "and", "or", "xor"):
+        if name in ("add", "sub", "slt", "sltu", "and", "or", "xor", "sll", "srl", "sra"):
             units.append([encode(name, rd=dst(), rs1=src(), rs2=src())])
         elif name in ("addi", "slti", "sltiu", "andi", "ori", "xori"):
             units.append([encode(name, rd=dst(), rs1=src(), imm=rng.choice([0, 1, -1, 2047, -2048, 5]))])
+        elif name in ("slli", "srli", "srai"):
+            units.append([encode(name, rd=dst(), rs1=src(), imm=rng.choice([0, 1, 7, 8, 15, 31, rng.randrange(32)]))])
         elif name in ("lui", "auipc"):
             units.append([encode(name, rd=dst(), imm=rng.randint(-(1 << 19), (1 << 19) - 1))])
         elif name == "lw":

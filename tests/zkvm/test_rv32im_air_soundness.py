@@ -97,6 +97,8 @@ CASES = {
                             "SLT/SLTI: result = signed less-than"),
     "logic: AND result": (encode("and", rd=5, rs1=1, rs2=2), encode("or", rd=5, rs1=1, rs2=2), "bus 'bitwise'"),
     "logic: XORI result": (encode("xori", rd=5, rs1=1, imm=3), encode("ori", rd=5, rs1=1, imm=3), "bus 'bitwise'"),
+    "shift: SLL result": (encode("sll", rd=5, rs1=1, rs2=2), encode("srl", rd=5, rs1=1, rs2=2), "bus 'shift'"),
+    "shift: SRAI result": (encode("srai", rd=5, rs1=1, imm=9), encode("srli", rd=5, rs1=1, imm=9), "bus 'shift'"),
     "branch: BEQ not taken, pc jumps": (encode("beq", rs1=1, rs2=2, imm=8), encode("bne", rs1=1, rs2=2, imm=8),
                                         "next_pc"),
     "jump: JAL to the wrong pc": (encode("jal", rd=5, imm=8), encode("jal", rd=5, imm=12), "next_pc"),
@@ -166,3 +168,24 @@ def test_ram_addresses_must_strictly_increase():
     dup[list(M.MADDR), 1] = dup[list(M.MADDR), 0]  # two rows for one address: two initial values
     dup[list(M.MGAP), 1] = 0
     assert "addresses strictly increase (gap = address' − address − 1 ≥ 0)" in _air_violations(M.RAM.air, dup)
+
+
+def test_shift_chip_rows_compute_the_shift():
+    import random
+
+    from zkray.zkvm.rv32im_air import shift as S
+
+    rng = random.Random(5)
+    rows = np.zeros((64, S.WIDTH), dtype=np.int64)
+    for i in range(60):
+        S.fill_row(rows[i], rng.choice(S.SHIFT_OPS), rng.getrandbits(32), rng.choice([0, 7, 8, 31, 32, 255]))
+    for i in range(60, 64):
+        S.fill_padding(rows[i])
+    honest = np.ascontiguousarray(rows.T % F.P, dtype=np.uint32)
+    assert not _air_violations(S.SHIFT.air, honest)
+    for col, name in ((S.RES[2], "result byte 2: c moved by K whole bytes"),
+                      (S.C[1], "c byte 1: the word shifted by bs"),
+                      (S.FILL_BYTE, "fill_byte = the sign for SRA, else 0")):
+        bad = honest.copy()
+        bad[col, 3] = (int(bad[col, 3]) + 1) % F.P
+        assert name in _air_violations(S.SHIFT.air, bad)

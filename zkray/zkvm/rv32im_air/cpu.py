@@ -10,7 +10,8 @@ every row whatever the instruction, so they need no selectors:
 - DIFF d = a − Q2  (Q2 = the immediate for SLTI/SLTIU, else rs2 value) with borrows: SUB, the unsigned
   comparison (the last borrow), the signed one (with the operands' sign bits), equality (d = 0).
 
-AND/OR/XOR and their immediate forms look each result byte up in the byte table.
+AND/OR/XOR and their immediate forms look each result byte up in the byte table; shifts send
+(op, a, amount byte, result) to the shift chip.
 Each op's flag selects which unit's output is the result and how the next pc is formed. Timestamps are
 t = 4·clk + slot + 1 (slots: rs1 read, rs2 read, memory, rd write); each access proves t_prev < t by
 range-checking t − t_prev − 1 in three bytes. Constraint comments say what each enforces.
@@ -25,6 +26,7 @@ from zkray.zkvm.multi import Chip, Interaction
 from zkray.zkvm.rv32im_air.decode import OPS
 from zkray.zkvm.rv32im_air.layout import Layout
 from zkray.zkvm.rv32im_air.memory import MEM_BUS, REG_BUS
+from zkray.zkvm.rv32im_air.shift import SHIFT_BUS
 from zkray.zkvm.rv32im_air.tables import BITWISE_BUS, BYTES_BUS, NOMINAL_LOG_N, PROGRAM_BUS
 
 HALT_BUS = "halt"
@@ -100,6 +102,24 @@ def q_logic(r: Sequence[Val], k: int) -> Val:
     """Bitwise second operand, byte k: rs2 value for AND/OR/XOR, the immediate for ANDI/ORI/XORI."""
     f = flag(r, "and", "or", "xor")
     return f * r[B[k]] + (1 - f) * r[IMM[k]]
+
+
+SHIFTS = (("sll", "slli"), ("srl", "srli"), ("sra", "srai"))
+"""Shift ops, by their index on the shift bus (shift.SHIFT_OPS)."""
+
+
+def is_shift(r: Sequence[Val]) -> Val:
+    return flag(r, *(op for pair in SHIFTS for op in pair))
+
+
+def shift_op(r: Sequence[Val]) -> Val:
+    return flag(r, *SHIFTS[1]) + 2 * flag(r, *SHIFTS[2])
+
+
+def shift_amount_byte(r: Sequence[Val]) -> Val:
+    """The shift operand's low byte: rs2's for SLL/SRL/SRA, the immediate's for the I forms."""
+    f = flag(r, "sll", "srl", "sra")
+    return f * r[B[0]] + (1 - f) * r[IMM[0]]
 
 
 def rd_new(r: Sequence[Val], k: int) -> Val:
@@ -261,6 +281,9 @@ def _interactions() -> tuple[Interaction, ...]:
     # AND/OR/XOR(I): each result byte is looked up in the byte table as (op, a byte, operand byte, result byte)
     logic = tuple(Interaction.send(BITWISE_BUS, lambda r, k=k: [logic_op(r), r[A[k]], q_logic(r, k), r[RES[k]]],
                                    is_logic) for k in range(4))
+    # shifts: the whole (op, a, amount byte, result) goes to the shift chip
+    shift = Interaction.send(SHIFT_BUS, lambda r: [shift_op(r), *(r[c] for c in A), shift_amount_byte(r),
+                                                   *(r[c] for c in RES)], is_shift)
     halt = Interaction.send(HALT_BUS, lambda r: [r[PC], *(r[c] for c in B)], lambda r: r[FLAG["halt"]])
     g = T_GAP
     ranges = (
@@ -278,7 +301,7 @@ def _interactions() -> tuple[Interaction, ...]:
         _pair(lambda r: r[g[0][2]], lambda r: r[g[1][2]]), _pair(lambda r: r[g[2][2]], lambda r: r[g[3][2]]),
     )
     return (fetch, *_reg_access(0, RS1, A), *_reg_access(1, RS2, B), *mem, *_reg_access(3, RD, OLD, "rd"),
-            *logic, halt, *ranges)
+            *logic, shift, halt, *ranges)
 
 
 CPU = Chip(CpuAir(), _interactions())

@@ -22,6 +22,7 @@ from zkray.zkvm.multi import Chip
 from zkray.zkvm.rv32im.session import Session
 from zkray.zkvm.rv32im_air import cpu as C
 from zkray.zkvm.rv32im_air import memory as M
+from zkray.zkvm.rv32im_air import shift as S
 from zkray.zkvm.rv32im_air import tables as T
 from zkray.zkvm.rv32im_air.decode import BRANCHES, MASK, code_addresses, image_words, program_table
 
@@ -30,6 +31,13 @@ SIGNED = 0x8000_0000
 
 def _bytes(v: int) -> list[int]:
     return [(v >> (8 * k)) & 0xFF for k in range(4)]
+
+
+def _shift(op: str, a: int, amount: int) -> int:
+    sh = amount & 31
+    if op == "sll":
+        return (a << sh) & MASK
+    return (_signed(a) if op == "sra" else a) >> sh & MASK
 
 
 def _height(rows: int) -> int:
@@ -78,6 +86,7 @@ def generate(program: Program, session: Session) -> tuple[list[np.ndarray], int]
     mem: dict[int, int] = {}
     mem_t: dict[int, int] = {}
     final_pc = 0
+    shifts: list[tuple[str, int, int]] = []
     for i in range(cycles):
         row = cpu[i]
         pc, insn = int(tr.pc[i]), int(tr.insn[i])
@@ -107,6 +116,10 @@ def generate(program: Program, session: Session) -> tuple[list[np.ndarray], int]
         elif d.op in ("and", "or", "xor", "andi", "ori", "xori"):
             q = b if d.op in ("and", "or", "xor") else d.imm
             res = {"a": a & q, "o": a | q, "x": a ^ q}[d.op[0]]
+        elif d.op in ("sll", "srl", "sra", "slli", "srli", "srai"):
+            amount = b & 0xFF if d.op in ("sll", "srl", "sra") else d.imm
+            shifts.append((d.op[:3], a, amount))
+            res = _shift(d.op[:3], a, amount)
         elif d.op in ("jal", "jalr"):
             res = pc + 4
             npc = d.target if d.op == "jal" else s & ~1
@@ -164,6 +177,12 @@ def generate(program: Program, session: Session) -> tuple[list[np.ndarray], int]
         ram[j, list(M.MGAP)] = _bytes(addr - prev - 1)
         prev = addr
 
+    shift = np.zeros((_height(len(shifts)), S.WIDTH), dtype=np.int64)
+    for j, (op, a, amount) in enumerate(shifts):
+        S.fill_row(shift[j], op, a, amount)
+    for j in range(len(shifts), shift.shape[0]):
+        S.fill_padding(shift[j])
+
     counts = Counter(int(pc) for pc in tr.pc)
     prog = np.zeros((_height(len(table)), T._P.width), dtype=np.int64)
     for j, d in enumerate(table.values()):
@@ -172,7 +191,8 @@ def generate(program: Program, session: Session) -> tuple[list[np.ndarray], int]
 
     from zkray.zkvm.rv32im_air.statement import CHIPS  # the chip order lives with the statement
 
-    traces = [_canonical(t.T) for t in (np.zeros((1 << T.LOG_BYTE_ROWS, T._B.width)), prog, cpu, registers, ram)]
+    traces = [_canonical(t.T) for t in (np.zeros((1 << T.LOG_BYTE_ROWS, T._B.width)), prog, cpu, registers, ram,
+                                        shift)]
     traces[0] = byte_table(CHIPS, traces)
     return traces, final_pc
 
