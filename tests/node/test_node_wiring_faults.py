@@ -244,3 +244,27 @@ def test_prove_task_killed_mid_run_is_retried_and_proved_once(
         assert len(await completions(chain, rid)) == 1
 
     asyncio.run(go())
+
+
+def test_a_lapsed_claim_of_another_prover_is_taken_over_and_paid(
+    chain: Devnet, ray_session: object, tmp_path: Path
+) -> None:
+    async def go() -> None:
+        from web3 import AsyncHTTPProvider, AsyncWeb3
+
+        from zkray.chain.client import EngineClient
+        from zkray.chain.txmanager import TxManager
+
+        rid = await post_job(chain, 11)
+        w3 = AsyncWeb3(AsyncHTTPProvider(chain.rpc_url))
+        async with TxManager(w3, chain.roles.provers[1].key) as tx:  # claims, then never submits
+            await EngineClient(w3, chain.deployment.engine, sender=tx).claim_execution(rid)
+        await w3.provider.disconnect()
+        chain.increase_time(11 * 60)  # past the 10-minute claim window
+        node = await run_until(await start(chain, tmp_path), lambda n: settled(n, [rid]), timeout_s=90)
+        job = journal(tmp_path).get(job_id_of(rid))
+        assert job.status is S.COMPLETED, (job.status, job.error, node.tally.errors)
+        (done,) = await completions(chain, rid)
+        assert done["args"]["prover"] == chain.roles.provers[0].address
+
+    asyncio.run(go())

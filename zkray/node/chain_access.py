@@ -80,6 +80,11 @@ class ChainAccess:
     async def job_state(self, request_id: int) -> ExecutionRequest:
         return await self._call(lambda: self.engine.get_request(request_id))
 
+    async def chain_time(self) -> int:
+        """The latest block's timestamp: claim deadlines and expiries are in chain time, not ours."""
+        block = await self._call(lambda: self.w3.eth.get_block("latest"))
+        return int(block["timestamp"])
+
     async def pending_ids(self, limit: int = 500) -> list[int]:
         return await self._call(lambda: self.engine.get_pending_requests(0, limit))
 

@@ -38,8 +38,22 @@ ADMISSION_CLOSED = "admission closed"
 ASSUMED_CYCLES = 1_000  # a typical job, for the payout's decay estimate at admission
 
 
+# Reasons a job was SKIPPED that may pass: offered again when the chain still lists it as pending.
+PASSING = (ADMISSION_CLOSED, "unprofitable", "queue full", "evicted", "ExecutionClaimed by another", "claimed by")
+
+
 def job_id_of(request_id: int) -> str:
     return f"engine:{request_id}"
+
+
+def may_return(job: JobRecord, *, from_sweep: bool) -> bool:
+    """A SKIPPED job is offered again after admission reopens (any source), or, when the pending sweep
+    sees it still pending, if it was skipped for a reason that passes (gas, a full queue, a lapsed claim
+    of another prover); never when it cannot be proven as posted."""
+    if job.status is not S.SKIPPED:
+        return False
+    why = job.error or ""
+    return why.startswith(ADMISSION_CLOSED) or (from_sweep and why.startswith(PASSING))
 
 
 class Node:
@@ -197,17 +211,26 @@ class Node:
         elif job is None or job.status in TERMINAL or job.id in self._active:
             return  # unknown, settled, or its task checks the chain itself before each step
         elif event.name in ("ExecutionClaimed", "ExecutionCompleted"):
-            if event.args.get("prover") != self.chain.address and job.status is S.QUEUED:
-                self.scheduler.move(job.id, S.SKIPPED, expected=S.QUEUED, error=f"{event.name} by another prover")
+            if event.args.get("prover") == self.chain.address or job.status is not S.QUEUED:
+                return
+            if event.name == "ExecutionClaimed" and await self._lapsed(int(event.args["claimDeadline"])):
+                return  # a claim already past its deadline (seen late, in a back-fill): ours to take over
+            self.scheduler.move(job.id, S.SKIPPED, expected=S.QUEUED, error=f"{event.name} by another prover")
         elif event.name == "ExecutionCancelled" and job.status not in HOLDS_PROOF:
             self.scheduler.move(job.id, S.CANCELLED, expected=job.status, error="cancelled by the requester")
+
+    async def _lapsed(self, claim_deadline: int) -> bool:
+        try:
+            return claim_deadline <= await self.chain.chain_time()
+        except Exception:  # the chain is unreachable: treat the claim as live (the job is skipped)
+            return False
 
     async def offer_request(self, request_id: int, facts: dict[str, Any] | None = None) -> None:
         """Offer a chain job to the scheduler once: checks the program, profit and (rough) deadline first."""
         job_id = job_id_of(request_id)
         known = self.journal.find(job_id)
-        if known is not None and not (known.status is S.SKIPPED and (known.error or "").startswith(ADMISSION_CLOSED)):
-            return  # each job is handled once; only a job turned away while admission was closed returns
+        if known is not None and not may_return(known, from_sweep=facts is None):
+            return  # each job is handled once; only one turned away for a passing reason comes back
         if request_id in self._offering:
             return
         self._offering.add(request_id)

@@ -148,16 +148,17 @@ class JobRunner:
         """CLAIMING → CLAIMED, reading the job on-chain first; False when the job went elsewhere."""
         try:
             state = await self.chain.job_state(rid)
-            if not self._claimable(job_id, state):
+            lapsed = state.status is RequestStatus.CLAIMED and state.claim_deadline <= await self.chain.chain_time()
+            if not self._claimable(job_id, state, lapsed):
                 return False
-            if state.status is RequestStatus.PENDING:
+            if state.claimant != self.chain.address:
                 try:
                     await self.chain.claim(rid)
                 except (ContractError, TxReverted) as exc:
                     log.info("claim of %s reverted: %s", rid, exc)
                 state = await self.chain.job_state(rid)
-                if not self._claimable(job_id, state) or state.claimant != self.chain.address:
-                    if state.status is RequestStatus.PENDING:
+                if state.claimant != self.chain.address or state.status is not RequestStatus.CLAIMED:
+                    if self._claimable(job_id, state):  # unchanged: try again from the queue
                         self.scheduler.work_lost(job_id, "claim did not land")
                     return False
         except Exception as exc:  # the chain is unreachable: back to the queue, the claim is re-read
@@ -169,12 +170,14 @@ class JobRunner:
             self.tally.claim_latency_s.append(time.monotonic() - seen)
         return True
 
-    def _claimable(self, job_id: str, state: Any) -> bool:
+    def _claimable(self, job_id: str, state: Any, lapsed: bool = False) -> bool:
         me = self.chain.address
         if state.status is RequestStatus.CLAIMED and state.claimant == me:
             return True
         if state.status is RequestStatus.PENDING:
             return True
+        if lapsed:
+            return True  # another prover's claim passed its deadline: the engine lets us take it (ClaimExpired)
         if state.status is RequestStatus.CANCELLED:
             self._end(job_id, S.CANCELLED, "cancelled by the requester")
         elif state.status is RequestStatus.COMPLETED:

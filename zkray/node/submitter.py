@@ -87,7 +87,7 @@ class Submitter:
             return SubmitResult(Settled.CANCELLED, "cancelled by the requester")
         if state.status is not RequestStatus.CLAIMED or state.claimant != me:
             return SubmitResult(Settled.TAKEN, f"our claim is gone (status {state.status.name}); not submitted")
-        if state.claim_deadline <= await self._chain_time():
+        if state.claim_deadline <= await self.chain.chain_time():
             return SubmitResult(Settled.TAKEN, "our claim deadline passed before submission")
         return None
 
@@ -125,10 +125,6 @@ class Submitter:
                     return SubmitResult(done.settled, done.reason, done.completion, sent)
                 return SubmitResult(Settled.GAVE_UP, decision.reason, None, sent)
             await asyncio.sleep(max(0.0, decision.at - time.time()))
-
-    async def _chain_time(self) -> int:
-        block = await self.chain._call(lambda: self.chain.w3.eth.get_block("latest"))
-        return int(block["timestamp"])
 
 
 class _Retry(Exception):
