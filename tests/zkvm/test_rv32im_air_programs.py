@@ -25,7 +25,7 @@ CLASSES = {
     "shift": ["sll", "srl", "sra", "slli", "srli", "srai"],
     "branch": ["beq", "bne", "blt", "bge", "bltu", "bgeu"],
     "jump": ["jal", "jalr"],
-    "memory": ["lw", "sw"],
+    "memory": ["lw", "lh", "lhu", "lb", "lbu", "sw", "sh", "sb"],
 }
 
 
@@ -56,10 +56,12 @@ def _body(rng: random.Random, length: int, classes: list[str]) -> list[int]:
             units.append([encode(name, rd=dst(), rs1=src(), imm=rng.choice([0, 1, 7, 8, 15, 31, rng.randrange(32)]))])
         elif name in ("lui", "auipc"):
             units.append([encode(name, rd=dst(), imm=rng.randint(-(1 << 19), (1 << 19) - 1))])
-        elif name == "lw":
-            units.append([encode("lw", rd=dst(), rs1=BASE, imm=4 * rng.randrange(WINDOW // 4))])
-        elif name == "sw":
-            units.append([encode("sw", rs1=BASE, rs2=src(), imm=4 * rng.randrange(WINDOW // 4))])
+        elif name in ("lw", "lh", "lhu", "lb", "lbu"):
+            size = {"lw": 4, "lh": 2, "lhu": 2}.get(name, 1)
+            units.append([encode(name, rd=dst(), rs1=BASE, imm=size * rng.randrange(WINDOW // size))])
+        elif name in ("sw", "sh", "sb"):
+            size = {"sw": 4, "sh": 2}.get(name, 1)
+            units.append([encode(name, rs1=BASE, rs2=src(), imm=size * rng.randrange(WINDOW // size))])
         elif name == "jalr":
             jumps.append((len(units), name, dst(), rng.choice([0, 1]), skip))
             units.append([encode("auipc", rd=SCRATCH, imm=0), 0])

@@ -47,7 +47,7 @@ def _words(slot_word):
 
 
 def _elf(words):
-    data = b"".join(v.to_bytes(4, "little") for v in (0x1111_1111, 0x2222_2222, 0x3333_3333, 0x4444_4444))
+    data = b"".join(v.to_bytes(4, "little") for v in (0x1111_1111, 0x2222_2222, 0x8899_AABB, 0x4444_4444))
     code = b"".join(w.to_bytes(4, "little") for w in words)
     return write_elf(CODE, [(CODE, code, PF_R | PF_X), (DATA, data, PF_R | PF_W)])
 
@@ -69,7 +69,10 @@ def forge(honest_word, fake_word):
         a = int.from_bytes(bytes(int(row[c]) for c in C.A), "little")
         b = int.from_bytes(bytes(int(row[c]) for c in C.B), "little")
         s, _, _ = _units(row, a, b, d.imm, d.op)
-        row[C.LOW] = (s & 0xFF) >> (2 if d.op in ("lw", "sw") else 1)
+        memory = d.op in C.LOADS or d.op in C.STORES
+        row[C.LOW] = (s & 0xFF) >> (2 if memory else 1)
+        if memory:  # the byte offset follows the (recomputed) address
+            row[list(C.OFFSET)] = [int(k == s & 3) for k in range(4)]
     traces[2] = np.ascontiguousarray(cpu.T % F.P, dtype=np.uint32)
     prog = traces[1]
     j = int(np.nonzero(prog[T.PFIELDS[0]] == pc)[0][0])
@@ -108,6 +111,14 @@ CASES = {
                                       "bus 'mem'"),
     "store: SW lands elsewhere": (encode("sw", rs1=31, rs2=2, imm=0), encode("sw", rs1=31, rs2=2, imm=4),
                                   "bus 'mem'"),
+    "load: LB without its sign fill": (encode("lb", rd=5, rs1=31, imm=8), encode("lbu", rd=5, rs1=31, imm=8),
+                                       "load_top = the loaded byte (LB)"),
+    "load: LH reads the other half": (encode("lh", rd=5, rs1=31, imm=8), encode("lh", rd=5, rs1=31, imm=10),
+                                      "sel_half byte 0 = the addressed half's"),
+    "store: SB writes a whole word": (encode("sb", rs1=31, rs2=1, imm=4), encode("sw", rs1=31, rs2=1, imm=4),
+                                      "stores: mem_new byte 1 merges rs2 into the word"),
+    "store: SH writes the other half": (encode("sh", rs1=31, rs2=1, imm=0), encode("sh", rs1=31, rs2=1, imm=2),
+                                        "stores: mem_new byte 0 merges rs2 into the word"),
     "x0: a write to x0 sticks": (encode("addi", rd=0, rs1=1, imm=5), encode("addi", rd=5, rs1=1, imm=5),
                                  "bus 'reg'"),
 }

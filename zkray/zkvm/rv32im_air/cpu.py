@@ -40,10 +40,14 @@ FLAG = {op: L.col(f"is_{op}") for op in OPS}
 A, B = L.cols("rs1_val", 4), L.cols("rs2_val", 4)
 OLD, RES = L.cols("rd_old", 4), L.cols("result", 4)
 MEMV, RO = L.cols("mem_old", 4), L.col("mem_ro")
+MNEW = L.cols("mem_new", 4)  # the word after the access (= mem_old for loads)
+OFFSET = L.cols("byte_offset", 4)  # one-hot: the address's low two bits, on load/store rows
+SEL_BYTE, SEL_HALF = L.col("sel_byte"), L.cols("sel_half", 2)  # the addressed byte / half-word of mem_old
+LOAD_TOP, LOAD_SIGN = L.col("load_top"), L.col("load_sign")  # the loaded value's top byte and its sign bit
 SUM, CARRY = L.cols("sum", 4), L.cols("carry", 4)
 DIFF, BORROW = L.cols("diff", 4), L.cols("borrow", 4)
 SIGN_A, SIGN_Q, LT, EQ, DIFF_INV = L.col("sign_a"), L.col("sign_q"), L.col("lt"), L.col("eq"), L.col("diff_inv")
-LOW = L.col("low")  # SUM byte 0 without its low bits: s0 = 4·low (LW/SW), s0 = 2·low + bit (JALR)
+LOW = L.col("low")  # SUM byte 0 without its low bits: s0 = 4·low + offset (loads/stores), 2·low + bit (JALR)
 SLOTS = 4
 T_PREV = L.cols("t_prev", SLOTS)
 T_GAP = tuple(L.cols(f"t_gap{s}", 3) for s in range(SLOTS))
@@ -127,10 +131,26 @@ def rd_new(r: Sequence[Val], k: int) -> Val:
     return r[WR] * r[RES[k]] + (1 - r[WR]) * r[OLD[k]]
 
 
+LOADS, STORES = ("lw", "lh", "lhu", "lb", "lbu"), ("sw", "sh", "sb")
+
+
+def is_mem(r: Sequence[Val]) -> Val:
+    return flag(r, *LOADS, *STORES)
+
+
+def word_address(r: Sequence[Val]) -> Val:
+    """The accessed word's address: the SUM with its low two bits dropped (below 2^28: top byte < 16)."""
+    return 4 * r[LOW] + 256 * r[SUM[1]] + 65536 * r[SUM[2]] + (1 << 24) * r[SUM[3]]
+
+
 def mem_new(r: Sequence[Val], k: int) -> Val:
-    """The memory word after the access: rs2 value for SW, unchanged for LW."""
-    f = r[FLAG["sw"]]
-    return f * r[B[k]] + (1 - f) * r[MEMV[k]]
+    """The word after a store, byte k: rs2's word (SW), half (SH) or byte (SB) at the offset; else unchanged."""
+    o, b0, b1 = r[OFFSET[k]], r[B[0]], r[B[1]]
+    half_k = (r[OFFSET[0]] if k < 2 else r[OFFSET[2]])  # 1 when byte k lies in the addressed half
+    half_v = b0 if k % 2 == 0 else b1
+    keep = 1 - flag(r, *STORES)
+    return (r[FLAG["sw"]] * r[B[k]] + r[FLAG["sb"]] * (o * b0 + (1 - o) * r[MEMV[k]])
+            + r[FLAG["sh"]] * (half_k * half_v + (1 - half_k) * r[MEMV[k]]) + keep * r[MEMV[k]])
 
 
 def t_gap(r: Sequence[Val], slot: int) -> Val:
@@ -216,8 +236,31 @@ class CpuAir(Air):
                           flag(r, "add", "addi") * (r[RES[k]] - r[SUM[k]]))
             b.assert_zero(f"SUB: result byte {k} = DIFF", r[FLAG["sub"]] * (r[RES[k]] - r[DIFF[k]]))
             b.assert_zero(f"LW: result byte {k} = the memory word", r[FLAG["lw"]] * (r[RES[k]] - r[MEMV[k]]))
+            b.assert_zero(f"stores: mem_new byte {k} merges rs2 into the word", r[MNEW[k]] - mem_new(r, k))
             if k:
                 b.assert_zero(f"SLT*: result byte {k} = 0", flag(r, "slt", "slti", "sltu", "sltiu") * r[RES[k]])
+            if k >= 2:
+                b.assert_zero(f"LH: result byte {k} = the sign fill",
+                              r[FLAG["lh"]] * (r[RES[k]] - 255 * r[LOAD_SIGN]))
+                b.assert_zero(f"LHU: result byte {k} = 0", r[FLAG["lhu"]] * r[RES[k]])
+            if k >= 1:
+                b.assert_zero(f"LB: result byte {k} = the sign fill",
+                              r[FLAG["lb"]] * (r[RES[k]] - 255 * r[LOAD_SIGN]))
+                b.assert_zero(f"LBU: result byte {k} = 0", r[FLAG["lbu"]] * r[RES[k]])
+        o = [r[c] for c in OFFSET]
+        sel = o[0] * r[MEMV[0]] + o[1] * r[MEMV[1]] + o[2] * r[MEMV[2]] + o[3] * r[MEMV[3]]
+        b.assert_zero("sel_byte = the addressed byte", r[SEL_BYTE] - sel)
+        for k in range(2):
+            b.assert_zero(f"sel_half byte {k} = the addressed half's", r[SEL_HALF[k]] - o[0] * r[MEMV[k]]
+                          - o[2] * r[MEMV[k + 2]])
+        b.assert_zero("LB/LBU: result byte 0 = the addressed byte",
+                      flag(r, "lb", "lbu") * (r[RES[0]] - r[SEL_BYTE]))
+        for k in range(2):
+            b.assert_zero(f"LH/LHU: result byte {k} = the addressed half's",
+                          flag(r, "lh", "lhu") * (r[RES[k]] - r[SEL_HALF[k]]))
+        b.assert_zero("load_top = the loaded byte (LB) or the half's high byte (LH), else 0",
+                      r[LOAD_TOP] - r[FLAG["lb"]] * r[SEL_BYTE] - r[FLAG["lh"]] * r[SEL_HALF[1]])
+        b.assert_zero("load_sign is boolean", r[LOAD_SIGN] * (r[LOAD_SIGN] - 1))
         b.assert_zero("SLT/SLTI: result = signed less-than", flag(r, "slt", "slti") * (r[RES[0]] - r[LT]))
         b.assert_zero("SLTU/SLTIU: result = unsigned less-than", flag(r, "sltu", "sltiu") * (r[RES[0]] - ltu))
         b.assert_zero("JAL/JALR: result = pc + 4 (top byte < 64, so the bytes are the integer)",
@@ -233,9 +276,16 @@ class CpuAir(Air):
                       r[FLAG["jalr"]] * low_bit * (low_bit - 1))
 
         # --- memory: word-aligned addresses, no stores to read-only (code) words
-        is_mem = flag(r, "lw", "sw")
-        b.assert_zero("LW/SW: the address is word-aligned (s0 = 4·low)", is_mem * (r[SUM[0]] - 4 * r[LOW]))
-        b.assert_zero("SW never writes a read-only word", r[FLAG["sw"]] * r[RO])
+        mem = is_mem(r)
+        total_o = o[0] + o[1] + o[2] + o[3]
+        for k in range(4):
+            b.assert_zero(f"byte_offset {k} is boolean", o[k] * (o[k] - 1))
+        b.assert_zero("a load/store row has exactly one byte offset, other rows none", total_o - mem)
+        b.assert_zero("loads/stores: s0 = 4·low + offset (the word address drops the offset)",
+                      mem * (r[SUM[0]] - 4 * r[LOW] - o[1] - 2 * o[2] - 3 * o[3]))
+        b.assert_zero("LW/SW: the address is word-aligned", flag(r, "lw", "sw") * (1 - o[0]))
+        b.assert_zero("LH/LHU/SH: the address is half-aligned", flag(r, "lh", "lhu", "sh") * (o[1] + o[3]))
+        b.assert_zero("stores never write a read-only word", flag(r, *STORES) * r[RO])
 
         # --- ECALL: only exit (a7 = 93); its a0 is the exit code, sent to the statement
         for k in range(4):
@@ -244,7 +294,7 @@ class CpuAir(Air):
 
         # --- timestamps: t − t_prev − 1 = the range-checked gap (gated for the memory slot)
         for s in range(SLOTS):
-            gate = is_mem if s == 2 else real
+            gate = mem if s == 2 else real
             b.assert_zero(f"slot {s}: t_prev = t − 1 − gap (so t_prev < t)",
                           gate * (timestamp(r, s) - r[T_PREV[s]] - 1 - t_gap(r, s)))
 
@@ -261,8 +311,6 @@ def _reg_access(slot: int, index: int, before: Sequence[int], after: object = No
     return (Interaction.receive(REG_BUS, old, lambda r: r[REAL]), Interaction.send(REG_BUS, new, lambda r: r[REAL]))
 
 
-def _mem(r: Sequence[Val]) -> Val:
-    return flag(r, "lw", "sw")
 
 
 def _pair(x: object, y: object, mult: object = lambda r: r[REAL]) -> Interaction:
@@ -272,11 +320,10 @@ def _pair(x: object, y: object, mult: object = lambda r: r[REAL]) -> Interaction
 def _interactions() -> tuple[Interaction, ...]:
     fetch = Interaction.send(PROGRAM_BUS, lambda r: [r[PC], op_id(r), r[WR], r[RD], r[RS1], r[RS2],
                                                      *(r[c] for c in IMM), r[TARGET]], lambda r: r[REAL])
-    addr = lambda r: word(r, SUM)  # noqa: E731 - below 2^28: its top byte is checked < 16 on LW/SW rows
     mem = (
-        Interaction.receive(MEM_BUS, lambda r: [addr(r), *(r[c] for c in MEMV), r[T_PREV[2]], r[RO]], _mem),
-        Interaction.send(MEM_BUS, lambda r: [addr(r), *(mem_new(r, k) for k in range(4)), timestamp(r, 2), r[RO]],
-                         _mem),
+        Interaction.receive(MEM_BUS, lambda r: [word_address(r), *(r[c] for c in MEMV), r[T_PREV[2]], r[RO]],
+                            is_mem),
+        Interaction.send(MEM_BUS, lambda r: [word_address(r), *(r[c] for c in MNEW), timestamp(r, 2), r[RO]], is_mem),
     )
     # AND/OR/XOR(I): each result byte is looked up in the byte table as (op, a byte, operand byte, result byte)
     logic = tuple(Interaction.send(BITWISE_BUS, lambda r, k=k: [logic_op(r), r[A[k]], q_logic(r, k), r[RES[k]]],
@@ -294,7 +341,9 @@ def _interactions() -> tuple[Interaction, ...]:
         # sign bits: a3 − 128·sign and Q2_3 − 128·sign are below 128 (twice them is a byte)
         _pair(lambda r: 2 * (r[A[3]] - 128 * r[SIGN_A]), lambda r: 2 * (q_diff(r, 3) - 128 * r[SIGN_Q])),
         # LW/SW/JALR: low is a byte and the SUM's top byte is < 16 (the address/target is below 2^28)
-        _pair(lambda r: r[LOW], lambda r: 16 * r[SUM[3]], lambda r: flag(r, "lw", "sw", "jalr")),
+        _pair(lambda r: r[LOW], lambda r: 16 * r[SUM[3]], lambda r: is_mem(r) + r[FLAG["jalr"]]),
+        # LB/LH: load_top − 128·sign is below 128, so load_sign is the loaded value's sign bit
+        _pair(lambda r: 2 * (r[LOAD_TOP] - 128 * r[LOAD_SIGN]), lambda r: 0),
         # JAL/JALR: the link's top byte is < 64, so pc + 4 = its bytes as an integer below p
         _pair(lambda r: 4 * r[RES[3]], lambda r: 0, lambda r: flag(r, "jal", "jalr")),
         *(_pair(lambda r, s=s: r[g[s][0]], lambda r, s=s: r[g[s][1]]) for s in range(SLOTS)),

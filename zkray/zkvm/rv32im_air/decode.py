@@ -25,7 +25,7 @@ from zkray.zkvm.rv32im.isa import ECALL_WORD, mnemonic
 
 OPS = ("add", "sub", "slt", "sltu", "and", "or", "xor", "addi", "slti", "sltiu", "andi", "ori", "xori",
        "sll", "srl", "sra", "slli", "srli", "srai", "beq", "bne", "blt", "bge", "bltu", "bgeu", "jal", "jalr",
-       "lw", "sw", "halt")
+       "lw", "lh", "lhu", "lb", "lbu", "sw", "sh", "sb", "halt")
 """The CPU chip's operation classes (LUI and AUIPC decode to addi); ECALL is `halt` (exit only)."""
 OP_ID = {name: i + 1 for i, name in enumerate(OPS)}
 BRANCHES = ("beq", "bne", "blt", "bge", "bltu", "bgeu")
@@ -69,15 +69,15 @@ def decode(word: int, pc: int) -> Decoded | None:
     i_imm = _sext(word >> 20, 12)
     if name in ("add", "sub", "slt", "sltu", "and", "or", "xor", "sll", "srl", "sra"):
         return Decoded(pc, name, int(rd != 0), rd, rs1, rs2, 0, 0)
-    if name in ("addi", "slti", "sltiu", "andi", "ori", "xori", "jalr", "lw"):
+    if name in ("addi", "slti", "sltiu", "andi", "ori", "xori", "jalr", "lw", "lh", "lhu", "lb", "lbu"):
         return Decoded(pc, name, int(rd != 0), rd, rs1, 0, i_imm, 0)
     if name in ("slli", "srli", "srai"):
         return Decoded(pc, name, int(rd != 0), rd, rs1, 0, (word >> 20) & 31, 0)  # imm = the shift amount
     if name in ("lui", "auipc"):
         c = word & 0xFFFF_F000
         return Decoded(pc, "addi", int(rd != 0), rd, 0, 0, (c + (pc if name == "auipc" else 0)) & MASK, 0)
-    if name == "sw":
-        return Decoded(pc, "sw", 0, 0, rs1, rs2, _sext(((word >> 25) << 5) | rd, 12), 0)
+    if name in ("sw", "sh", "sb"):
+        return Decoded(pc, name, 0, 0, rs1, rs2, _sext(((word >> 25) << 5) | rd, 12), 0)
     if name in BRANCHES:
         off = (((word >> 31) & 1) << 12) | (((word >> 7) & 1) << 11) | (((word >> 25) & 0x3F) << 5) | (
             ((word >> 8) & 0xF) << 1)

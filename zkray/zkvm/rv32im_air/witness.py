@@ -33,6 +33,26 @@ def _bytes(v: int) -> list[int]:
     return [(v >> (8 * k)) & 0xFF for k in range(4)]
 
 
+def _load(op: str, word: int, off: int) -> int:
+    """LW/LH/LHU/LB/LBU of the aligned `word` at byte offset `off`; 0 for stores."""
+    if op == "lw":
+        return word
+    if op in ("lh", "lhu"):
+        v = (word >> 8 * off) & 0xFFFF
+        return (v - 0x1_0000 if op == "lh" and v & 0x8000 else v) & MASK
+    if op in ("lb", "lbu"):
+        v = (word >> 8 * off) & 0xFF
+        return (v - 0x100 if op == "lb" and v & 0x80 else v) & MASK
+    return 0
+
+
+def _store(op: str, word: int, value: int, off: int) -> int:
+    """The aligned word after SW/SH/SB of `value` at byte offset `off` (unchanged for loads)."""
+    width = {"sw": 4, "sh": 2, "sb": 1}.get(op, 0)
+    mask = ((1 << 8 * width) - 1) << 8 * off
+    return (word & ~mask | (value << 8 * off) & mask) & MASK
+
+
 def _shift(op: str, a: int, amount: int) -> int:
     sh = amount & 31
     if op == "sll":
@@ -127,18 +147,28 @@ def generate(program: Program, session: Session) -> tuple[list[np.ndarray], int]
         elif d.op in BRANCHES:
             took = {"beq": a == b, "bne": a != b, "blt": bool(lt), "bge": not lt, "bltu": a < b, "bgeu": a >= b}[d.op]
             npc = d.target if took else npc
-        elif d.op in ("lw", "sw"):
+        elif d.op in C.LOADS or d.op in C.STORES:
             if s != int(tr.mem_addr[i]):
                 raise ProofError(f"cycle {i}: address {s:#x} differs from the executor's {int(tr.mem_addr[i]):#x}")
-            old = mem.get(s, words.get(s, 0))
-            row[list(C.MEMV)] = _bytes(old)
-            row[C.RO] = int(s in code and words.get(s, 0) != 0)
+            waddr, off = s & ~3, s & 3
+            old = mem.get(waddr, words.get(waddr, 0))
+            new = _store(d.op, old, b, off)
+            if new != int(tr.mem_after[i]) or old != int(tr.mem_before[i]):
+                raise ProofError(f"cycle {i}: memory word {old:#x} -> {new:#x} differs from the executor's")
+            row[list(C.MEMV)], row[list(C.MNEW)] = _bytes(old), _bytes(new)
+            row[C.OFFSET[off]] = 1
+            row[C.RO] = int(waddr in code and words.get(waddr, 0) != 0)
             row[C.LOW] = (s & 0xFF) >> 2
-            row[C.T_PREV[2]] = mem_t.get(s, 0)
-            row[list(C.T_GAP[2])] = _bytes(ts[2] - mem_t.get(s, 0) - 1)[:3]
-            mem_t[s] = ts[2]
-            mem[s] = b if d.op == "sw" else old
-            res = old if d.op == "lw" else 0
+            row[C.T_PREV[2]] = mem_t.get(waddr, 0)
+            row[list(C.T_GAP[2])] = _bytes(ts[2] - mem_t.get(waddr, 0) - 1)[:3]
+            mem_t[waddr], mem[waddr] = ts[2], new
+            ob = _bytes(old)
+            row[C.SEL_BYTE] = ob[off]
+            if off in (0, 2):
+                row[list(C.SEL_HALF)] = ob[off:off + 2]
+            res = _load(d.op, old, off)
+            top = {"lb": ob[off], "lh": ob[off + 1] if off in (0, 2) else 0}.get(d.op, 0)
+            row[C.LOAD_TOP], row[C.LOAD_SIGN] = top, top >> 7
         elif d.op == "halt":
             final_pc = pc
         if d.op != "halt" and npc != int(tr.next_pc[i]):
