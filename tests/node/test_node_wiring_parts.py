@@ -106,3 +106,20 @@ def test_elf_job_on_chain_is_preflighted_and_skipped_not_claimed(
         assert state.claimant is None and node.prover.proofs == 0  # never claimed, never proved
 
     asyncio.run(go())
+
+
+def test_unprofitable_job_at_current_gas_is_skipped_never_claimed(
+    elf_devnet: Devnet, ray_session: object, tmp_path: Path
+) -> None:
+    async def go() -> None:
+        from wiring_support import post_job
+
+        rid = await post_job(elf_devnet, 10, tip=10**14)  # the engine's minimum tip
+        # Gas assumed for claim + submit so large that no tip covers it at any gas price above zero.
+        built = await start(elf_devnet, tmp_path, claim_gas=10**12)
+        node = await run_until(built, lambda n: settled(n, [rid]), timeout_s=60)
+        job = JobJournal(tmp_path / "node.sqlite").get(job_id_of(rid))
+        assert job.status is JobStatus.SKIPPED and (job.error or "").startswith("unprofitable"), job.error
+        assert node.offers.get("unprofitable", 0) >= 1 and node.prover.proofs == 0
+
+    asyncio.run(go())
