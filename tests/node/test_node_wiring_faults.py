@@ -268,3 +268,36 @@ def test_a_lapsed_claim_of_another_prover_is_taken_over_and_paid(
         assert done["args"]["prover"] == chain.roles.provers[0].address
 
     asyncio.run(go())
+
+
+def test_rpc_down_during_submission_then_the_reaper_submits_once(
+    chain: Devnet, ray_session: object, tmp_path: Path
+) -> None:
+    async def go() -> None:
+        port = int(chain.rpc_url.rsplit(":", 1)[1])
+        proxy = await TcpProxy(port).start()
+        url = f"ws://127.0.0.1:{proxy.port}"
+        built = await start(chain, tmp_path, rpc_url=f"http://127.0.0.1:{proxy.port}", ws_url=url, submit_attempts=3)
+        node = built.node
+        rid = await post_job(chain, 100_000)  # a few seconds of proving: time to cut the RPC meanwhile
+        job_id = job_id_of(rid)
+        cancel = asyncio.Event()
+        runner = asyncio.create_task(node.run(cancel, drain_s=30))
+        try:
+            await _until(lambda: (j := node.journal.find(job_id)) is not None and j.status is S.PROVING, 90)
+            proxy.refusing = True
+            proxy.cut()
+            gave_up = lambda: any("submission:" in (e.detail or "") for e in node.journal.events(job_id))  # noqa: E731
+            await _until(gave_up, 120)  # proved, then every submission try failed: back to PROVED, kept
+            assert node.journal.get(job_id).status in (S.PROVED, S.SUBMITTING)
+            proxy.refusing = False
+            await _until(lambda: _completed(node, [rid]), 120)  # the reaper picked it up again
+        finally:
+            cancel.set()
+            await runner
+            await built.close()
+            await proxy.close()
+        assert len(await completions(chain, rid)) == 1
+        assert node.prover.proofs == 1
+
+    asyncio.run(go())
