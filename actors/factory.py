@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.breakers import CircuitBreakers
 from actors.object_store import RayObjectStore
@@ -22,9 +23,13 @@ from actors.scheduler import JobScheduler
 
 
 def _actor(cls: type, name: str | None, max_restarts: int = 0) -> Any:
+    # On the node that starts them (the head): their files (the journal, the disk tiers) are on its disk,
+    # and a worker node may be scaled down or lost at any time. Taking no CPU, they would land anywhere.
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
     return ray.remote(cls).options(
-        name=name, get_if_exists=name is not None, num_cpus=0, max_concurrency=1, max_restarts=max_restarts
-    )
+        name=name, get_if_exists=name is not None, num_cpus=0, max_concurrency=1, max_restarts=max_restarts,
+        scheduling_strategy=here,
+    )  # fmt: skip
 
 
 def start_job_scheduler(
