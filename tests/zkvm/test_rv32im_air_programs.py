@@ -23,6 +23,7 @@ CLASSES = {
     "alu": ["add", "sub", "slt", "sltu", "addi", "slti", "sltiu", "lui", "auipc"],
     "logic": ["and", "or", "xor", "andi", "ori", "xori"],
     "shift": ["sll", "srl", "sra", "slli", "srli", "srai"],
+    "mul": ["mul", "mulh", "mulhsu", "mulhu"],
     "branch": ["beq", "bne", "blt", "bge", "bltu", "bgeu"],
     "jump": ["jal", "jalr"],
     "memory": ["lw", "lh", "lhu", "lb", "lbu", "sw", "sh", "sb"],
@@ -48,7 +49,8 @@ def _body(rng: random.Random, length: int, classes: list[str]) -> list[int]:
         cls = rng.choice(classes)
         name = rng.choice(CLASSES[cls])
         skip = rng.randint(0, 2)
-        if name in ("add", "sub", "slt", "sltu", "and", "or", "xor", "sll", "srl", "sra"):
+        if name in ("add", "sub", "slt", "sltu", "and", "or", "xor", "sll", "srl", "sra", "mul", "mulh", "mulhsu",
+                    "mulhu"):
             units.append([encode(name, rd=dst(), rs1=src(), rs2=src())])
         elif name in ("addi", "slti", "sltiu", "andi", "ori", "xori"):
             units.append([encode(name, rd=dst(), rs1=src(), imm=rng.choice([0, 1, -1, 2047, -2048, 5]))])

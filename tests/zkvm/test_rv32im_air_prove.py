@@ -57,7 +57,7 @@ def test_unsupported_guests_are_refused_by_the_prover():
     from zkray.zkvm.elf import PF_R, PF_X, write_elf
     from zkray.zkvm.rv32im.isa import encode
 
-    words = [encode("addi", rd=1, rs1=0, imm=5), encode("mul", rd=2, rs1=1, rs2=1),
+    words = [encode("addi", rd=1, rs1=0, imm=5), encode("divu", rd=2, rs1=1, rs2=1),
              encode("addi", rd=17, rs1=0, imm=93), encode("ecall")]
     elf = write_elf(0x1_0000, [(0x1_0000, b"".join(w.to_bytes(4, "little") for w in words), PF_R | PF_X)])
     with pytest.raises(ProofError, match="not supported by the AIR yet"):

@@ -102,6 +102,8 @@ CASES = {
     "logic: XORI result": (encode("xori", rd=5, rs1=1, imm=3), encode("ori", rd=5, rs1=1, imm=3), "bus 'bitwise'"),
     "shift: SLL result": (encode("sll", rd=5, rs1=1, rs2=2), encode("srl", rd=5, rs1=1, rs2=2), "bus 'shift'"),
     "shift: SRAI result": (encode("srai", rd=5, rs1=1, imm=9), encode("srli", rd=5, rs1=1, imm=9), "bus 'shift'"),
+    "mul: MULH result": (encode("mulh", rd=5, rs1=1, rs2=2), encode("mulhu", rd=5, rs1=1, rs2=2), "bus 'mul'"),
+    "mul: MUL result": (encode("mul", rd=5, rs1=1, rs2=1), encode("mulhu", rd=5, rs1=1, rs2=1), "bus 'mul'"),
     "branch: BEQ not taken, pc jumps": (encode("beq", rs1=1, rs2=2, imm=8), encode("bne", rs1=1, rs2=2, imm=8),
                                         "next_pc"),
     "jump: JAL to the wrong pc": (encode("jal", rd=5, imm=8), encode("jal", rd=5, imm=12), "next_pc"),
@@ -200,3 +202,22 @@ def test_shift_chip_rows_compute_the_shift():
         bad = honest.copy()
         bad[col, 3] = (int(bad[col, 3]) + 1) % F.P
         assert name in _air_violations(S.SHIFT.air, bad)
+
+
+def test_mul_chip_rows_compute_the_product():
+    import random
+
+    from zkray.zkvm.rv32im_air import mul as U
+
+    rng = random.Random(6)
+    rows = np.zeros((32, U.WIDTH), dtype=np.int64)
+    for i in range(30):
+        U.fill_row(rows[i], rng.choice(U.MUL_OPS), rng.choice([0xFFFF_FFFF, 0x8000_0000, rng.getrandbits(32)]),
+                   rng.choice([1, 0xFFFF_FFFF, rng.getrandbits(32)]))
+    honest = np.ascontiguousarray(rows.T % F.P, dtype=np.uint32)
+    assert not _air_violations(U.MUL.air, honest)
+    for col, name in ((U.PROD[5], "product byte 5: prod + 256·carry = Σ a_i·b_(j−i) + carry in"),
+                      (U.EXT_A, "ext_a = a's sign bit when a is signed (MULH, MULHSU)")):
+        bad = honest.copy()
+        bad[col, 3] = (int(bad[col, 3]) + 1) % F.P
+        assert name in _air_violations(U.MUL.air, bad)

@@ -22,6 +22,7 @@ from zkray.zkvm.multi import Chip
 from zkray.zkvm.rv32im.session import Session
 from zkray.zkvm.rv32im_air import cpu as C
 from zkray.zkvm.rv32im_air import memory as M
+from zkray.zkvm.rv32im_air import mul as U
 from zkray.zkvm.rv32im_air import shift as S
 from zkray.zkvm.rv32im_air import tables as T
 from zkray.zkvm.rv32im_air.decode import BRANCHES, MASK, code_addresses, image_words, program_table
@@ -107,6 +108,7 @@ def generate(program: Program, session: Session) -> tuple[list[np.ndarray], int]
     mem_t: dict[int, int] = {}
     final_pc = 0
     shifts: list[tuple[str, int, int]] = []
+    muls: list[tuple[str, int, int]] = []
     for i in range(cycles):
         row = cpu[i]
         pc, insn = int(tr.pc[i]), int(tr.insn[i])
@@ -140,6 +142,9 @@ def generate(program: Program, session: Session) -> tuple[list[np.ndarray], int]
             amount = b & 0xFF if d.op in ("sll", "srl", "sra") else d.imm
             shifts.append((d.op[:3], a, amount))
             res = _shift(d.op[:3], a, amount)
+        elif d.op in U.MUL_OPS:
+            muls.append((d.op, a, b))
+            res = U.fill_row(np.zeros(U.WIDTH, dtype=np.int64), d.op, a, b)
         elif d.op in ("jal", "jalr"):
             res = pc + 4
             npc = d.target if d.op == "jal" else s & ~1
@@ -213,6 +218,10 @@ def generate(program: Program, session: Session) -> tuple[list[np.ndarray], int]
     for j in range(len(shifts), shift.shape[0]):
         S.fill_padding(shift[j])
 
+    mul = np.zeros((_height(len(muls)), U.WIDTH), dtype=np.int64)
+    for j, (op, a, b) in enumerate(muls):
+        U.fill_row(mul[j], op, a, b)
+
     counts = Counter(int(pc) for pc in tr.pc)
     prog = np.zeros((_height(len(table)), T._P.width), dtype=np.int64)
     for j, d in enumerate(table.values()):
@@ -222,7 +231,7 @@ def generate(program: Program, session: Session) -> tuple[list[np.ndarray], int]
     from zkray.zkvm.rv32im_air.statement import CHIPS  # the chip order lives with the statement
 
     traces = [_canonical(t.T) for t in (np.zeros((1 << T.LOG_BYTE_ROWS, T._B.width)), prog, cpu, registers, ram,
-                                        shift)]
+                                        shift, mul)]
     traces[0] = byte_table(CHIPS, traces)
     return traces, final_pc
 
