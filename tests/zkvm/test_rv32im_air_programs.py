@@ -24,6 +24,7 @@ CLASSES = {
     "logic": ["and", "or", "xor", "andi", "ori", "xori"],
     "shift": ["sll", "srl", "sra", "slli", "srli", "srai"],
     "mul": ["mul", "mulh", "mulhsu", "mulhu"],
+    "fence": ["fence"],
     "branch": ["beq", "bne", "blt", "bge", "bltu", "bgeu"],
     "jump": ["jal", "jalr"],
     "memory": ["lw", "lh", "lhu", "lb", "lbu", "sw", "sh", "sb"],
@@ -56,6 +57,8 @@ def _body(rng: random.Random, length: int, classes: list[str]) -> list[int]:
             units.append([encode(name, rd=dst(), rs1=src(), imm=rng.choice([0, 1, -1, 2047, -2048, 5]))])
         elif name in ("slli", "srli", "srai"):
             units.append([encode(name, rd=dst(), rs1=src(), imm=rng.choice([0, 1, 7, 8, 15, 31, rng.randrange(32)]))])
+        elif name == "fence":
+            units.append([encode("fence")])
         elif name in ("lui", "auipc"):
             units.append([encode(name, rd=dst(), imm=rng.randint(-(1 << 19), (1 << 19) - 1))])
         elif name in ("lw", "lh", "lhu", "lb", "lbu"):

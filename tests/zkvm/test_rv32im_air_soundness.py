@@ -104,6 +104,7 @@ CASES = {
     "shift: SRAI result": (encode("srai", rd=5, rs1=1, imm=9), encode("srli", rd=5, rs1=1, imm=9), "bus 'shift'"),
     "mul: MULH result": (encode("mulh", rd=5, rs1=1, rs2=2), encode("mulhu", rd=5, rs1=1, rs2=2), "bus 'mul'"),
     "mul: MUL result": (encode("mul", rd=5, rs1=1, rs2=1), encode("mulhu", rd=5, rs1=1, rs2=1), "bus 'mul'"),
+    "fence: FENCE jumps": (encode("fence"), encode("jal", rd=0, imm=8), "next_pc"),
     "branch: BEQ not taken, pc jumps": (encode("beq", rs1=1, rs2=2, imm=8), encode("bne", rs1=1, rs2=2, imm=8),
                                         "next_pc"),
     "jump: JAL to the wrong pc": (encode("jal", rd=5, imm=8), encode("jal", rd=5, imm=12), "next_pc"),

@@ -26,7 +26,7 @@ from zkray.zkvm.rv32im.isa import ECALL_WORD, mnemonic
 OPS = ("add", "sub", "slt", "sltu", "and", "or", "xor", "addi", "slti", "sltiu", "andi", "ori", "xori",
        "sll", "srl", "sra", "slli", "srli", "srai", "mul", "mulh", "mulhsu", "mulhu",
        "beq", "bne", "blt", "bge", "bltu", "bgeu", "jal", "jalr",
-       "lw", "lh", "lhu", "lb", "lbu", "sw", "sh", "sb", "halt")
+       "lw", "lh", "lhu", "lb", "lbu", "sw", "sh", "sb", "fence", "halt")
 """The CPU chip's operation classes (LUI and AUIPC decode to addi); ECALL is `halt` (exit only)."""
 OP_ID = {name: i + 1 for i, name in enumerate(OPS)}
 BRANCHES = ("beq", "bne", "blt", "bge", "bltu", "bgeu")
@@ -88,6 +88,8 @@ def decode(word: int, pc: int) -> Decoded | None:
         off = (((word >> 31) & 1) << 20) | (((word >> 12) & 0xFF) << 12) | (((word >> 20) & 1) << 11) | (
             ((word >> 21) & 0x3FF) << 1)
         return Decoded(pc, "jal", int(rd != 0), rd, 0, 0, 0, _target(pc, _sext(off, 21)))
+    if name == "fence":
+        return Decoded(pc, "fence", 0, 0, 0, 0, 0, 0)  # a no-op on one hart: only pc + 4
     if word == ECALL_WORD:
         return Decoded(pc, "halt", 0, 0, 17, 10, 0, 0)  # reads a7 (must be 93, exit) and a0 (exit code)
     return None
