@@ -183,6 +183,9 @@ class Node:
         """Steps back jobs no task is working on: stuck ones, proofs whose submission gave up, lapsed ones."""
         while not await _sleep(cancel, self.settings.reaper_s):
             now = time.time()
+            horizon = time.monotonic() - 3600.0  # latency marks of jobs never claimed: keep memory bounded
+            for rid in [r for r, at in self.tally.seen_at.items() if at < horizon]:
+                del self.tally.seen_at[rid]
             for job in self.journal.recoverable():
                 if job.id in self._active or job.status in (S.QUEUED, S.DISCOVERED):
                     continue
