@@ -40,3 +40,18 @@ def test_jobs_are_claimed_proved_submitted_and_paid(devnet: Devnet, ray_session:
         assert node.tally.paid == 3 and not node.tally.errors
 
     asyncio.run(go())
+
+
+def test_the_same_program_on_the_same_input_is_proved_once(devnet: Devnet, ray_session: object, tmp_path: Path) -> None:
+    async def go() -> None:
+        rids = [await post_job(devnet, 23) for _ in range(3)]  # three jobs, one statement
+        built = await start(devnet, tmp_path)
+        node = await run_until(built, lambda nd: settled(nd, rids), timeout_s=120)
+        journal = JobJournal(tmp_path / "node.sqlite")
+        assert all(journal.get(job_id_of(r)).status is JobStatus.COMPLETED for r in rids)
+        assert node.prover.proofs == 1 and node.prover.cache_hits == 2
+        assert node.prover.pool.stats()["started"] == 1  # one Ray task for the three
+        for rid in rids:
+            assert len(await completions(devnet, rid)) == 1
+
+    asyncio.run(go())

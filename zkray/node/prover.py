@@ -32,23 +32,32 @@ class ProverService:
         self.cache_hits = 0
         self.prove_seconds: list[float] = []
         self._waiting: dict[str, tuple[asyncio.Future[bytes], float, int]] = {}
+        self._proving: dict[tuple[str, str], asyncio.Future[bytes]] = {}
         self._wake = asyncio.Event()
 
     async def prove(self, request: ProveRequest, *, image_id: str, input_digest: str, cycles: int) -> bytes:
         """The job's verified receipt, from the proof cache or a prove task; ProveFailed when it cannot be had."""
+        key = (image_id.lower(), input_digest.lower())
         if self.cache is not None:
             hit = self.cache.get(image_id, input_digest)
             if hit is not None:
                 self.cache_hits += 1
                 return decompress(hit.handle)  # stored compressed (zstd): receipts sit on disk 24 h
+        same = self._proving.get(key)
+        if same is not None:  # the same program on the same input is being proved for another job: share it
+            self.cache_hits += 1
+            return await asyncio.shield(same)
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # no "never retrieved" warning
         self._waiting[request.job_id] = (future, time.monotonic(), cycles)
+        self._proving[key] = future
         self.pool.submit(request)
         self._wake.set()
         try:
             receipt = await future
         finally:
             self._waiting.pop(request.job_id, None)
+            self._proving.pop(key, None)
         if self.cache is not None:
             self.cache.put(image_id, input_digest, compress(receipt, Purpose.SIZE))
         return receipt
