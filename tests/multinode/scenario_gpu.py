@@ -55,9 +55,8 @@ def main() -> None:
             assert h.wait_for(lambda: started() is not None, 120), "lost-0 never started"
             victim = started()["node"]  # type: ignore[index]
             c.remove_node(gpu_nodes.pop(victim))
-            all_done = driver.run_until(
-                lambda: all(driver.status(j.job_id) == "completed" for j in jobs), 240, driver.pool.refresh_cluster
-            )
+            # no refresh_cluster here: the pool re-reads the nodes itself (every 5 s)
+            all_done = driver.run_until(lambda: all(driver.status(j.job_id) == "completed" for j in jobs), 240)
             mine = [t for t in h.traces() if t["job"].startswith("lost-")]
             statuses = {j.job_id: driver.status(j.job_id) for j in jobs}
             return {"victim": victim, "all_done": all_done, "statuses": statuses,
@@ -77,8 +76,7 @@ def main() -> None:
             c.remove_node(gpu_nodes.pop(last))
             modes: list[str] = []
 
-            def follow_health() -> None:
-                driver.pool.refresh_cluster()
+            def follow_health() -> None:  # what the node's loop does with its breakers (pipeline.py)
                 signals = ray.get(breakers.signals.remote(), timeout=60)
                 modes.append(str(driver.call("update_health", signals).value))
                 driver.pool.set_flags(driver.call("flags"))
@@ -90,6 +88,8 @@ def main() -> None:
             ok = ok and driver.run_until(
                 lambda: all(driver.status(j.job_id) == "completed" for j in later), 240, follow_health
             )
+            # the pool re-reads the nodes every 5 s: its view may lag the removal by that much
+            ok = ok and driver.run_until(lambda: driver.pool.runnable == (B.CPU,), 30, follow_health)
             snapshot = driver.call("snapshot")
             mine = [t for t in h.traces() if t["job"].startswith("gone-")]
             return {"removed": last, "all_done": ok, "mode": snapshot["mode"], "reason": snapshot["mode_reason"],

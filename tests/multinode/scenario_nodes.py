@@ -175,8 +175,7 @@ def main() -> None:
                 driver.admit(ProveRequest(job, "fib", h.fib_input(job, 20 + i), fault=slow))
             in_flight: list[int] = []
 
-            def follow() -> None:
-                driver.pool.refresh_cluster()
+            def follow() -> None:  # the pool itself re-reads the nodes (every 5 s) and sees the new one
                 in_flight.append(driver.pool.in_flight())
 
             assert driver.run_until(lambda: driver.status(jobs[0]) == "completed", 120, follow)
