@@ -83,12 +83,13 @@ async def serve(
     timeout_s: float | None = None,
     install_signals: bool = True,
     inspect: Callable[[Any, Any], Awaitable[None]] | None = None,
+    cancel: asyncio.Event | None = None,
 ) -> int:
-    """Run the node (embedded or against `settings.rpc_url`) until Ctrl-C, the timeout, or done.
+    """Run the node (embedded or against `settings.rpc_url`) until Ctrl-C, `cancel`, the timeout, or done.
     `inspect(embedded, node)` runs after the node stopped, before the devnet goes (tests read the chain)."""
     from zkray.node.embedded import Embedded, external_target, init_ray
 
-    cancel = asyncio.Event()
+    cancel = cancel or asyncio.Event()
     if install_signals:
         _on_interrupt(cancel)
     init_ray(settings.ray_address)
