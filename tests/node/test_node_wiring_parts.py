@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import json
 import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -121,5 +122,48 @@ def test_unprofitable_job_at_current_gas_is_skipped_never_claimed(
         job = JobJournal(tmp_path / "node.sqlite").get(job_id_of(rid))
         assert job.status is JobStatus.SKIPPED and (job.error or "").startswith("unprofitable"), job.error
         assert node.offers.get("unprofitable", 0) >= 1 and node.prover.proofs == 0
+
+    asyncio.run(go())
+
+
+def test_rpc_calls_are_paced_and_a_429_pauses_every_caller(elf_devnet: Devnet) -> None:
+    async def go() -> None:
+        from aiohttp import web
+        from web3 import AsyncHTTPProvider, AsyncWeb3
+
+        from actors.breakers import CircuitBreakers
+        from zkray.chain.client import EngineClient
+        from zkray.chain.errors import RpcError
+        from zkray.node.chain_access import ChainAccess
+        from zkray.policy.ratelimit import TokenBucket
+
+        # Paced: a bucket of 2 that refills once in ~17 minutes lets two calls through, then holds the third.
+        w3 = AsyncWeb3(AsyncHTTPProvider(elf_devnet.rpc_url))
+        bucket = TokenBucket(rate=0.001, burst=2, now=time.monotonic())
+        chain = ChainAccess(w3, EngineClient(w3, elf_devnet.deployment.engine), CircuitBreakers(), bucket)
+        assert await chain.heartbeat() >= 0 and await chain.heartbeat() >= 0
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(chain.heartbeat(), 0.5)
+        await w3.provider.disconnect()
+
+        # A node that answers 429: the bucket is paused for everyone sharing it.
+        async def too_many(_: web.Request) -> web.Response:
+            return web.Response(status=429, text="Too Many Requests")
+
+        app = web.Application()
+        app.router.add_post("/", too_many)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        w3 = AsyncWeb3(AsyncHTTPProvider(f"http://127.0.0.1:{port}"))
+        bucket = TokenBucket(rate=1000, burst=100, now=time.monotonic())
+        chain = ChainAccess(w3, EngineClient(w3, elf_devnet.deployment.engine), CircuitBreakers(), bucket)
+        with pytest.raises(RpcError):
+            await chain.heartbeat()
+        assert not bucket.try_acquire(time.monotonic())  # paused, though it holds tokens
+        await w3.provider.disconnect()
+        await runner.cleanup()
 
     asyncio.run(go())

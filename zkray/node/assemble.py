@@ -33,6 +33,7 @@ from zkray.node.sources import EventSource, PendingSweep
 from zkray.node.stages import Drills, JobRunner
 from zkray.node.submitter import AttestationService, Submitter
 from zkray.policy.degradation import DegradationConfig
+from zkray.policy.ratelimit import TokenBucket
 from zkray.policy.retry import RetryPolicy
 from zkray.proving import guests
 from zkray.store import JobJournal
@@ -94,7 +95,8 @@ async def build_node(
         open_s=settings.breaker_open_s,
     )  # fmt: skip
     breakers.register(RPC, ATTESTER)
-    chain = ChainAccess(w3, engine, breakers)
+    limiter = TokenBucket(settings.rpc_rate_per_s, settings.rpc_burst, now=time.monotonic())
+    chain = ChainAccess(w3, engine, breakers, limiter)
     chain_id = await w3.eth.chain_id
     verifier = target.verifier or await _verifier(w3, engine)
     scheduler = JobScheduler(

@@ -9,6 +9,7 @@ on-chain check that precedes every claim and every submission (and every retry o
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -22,9 +23,18 @@ from zkray.chain.client import EngineClient, ExecutionRequest, RegistryClient, R
 from zkray.chain.errors import ContractError, RpcError, TransactionError, TxReverted
 from zkray.chain.fees import FeeOracle
 from zkray.chain.txmanager import TxOutcome
+from zkray.policy.ratelimit import TokenBucket
 
 T = TypeVar("T")
 _TRANSPORT = (RpcError, OSError, TimeoutError, aiohttp.ClientError, Web3Exception, asyncio.TimeoutError)
+
+
+RATE_LIMIT_PAUSE_S = 1.0
+
+
+def _rate_limited(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "429" in text or "too many requests" in text or "rate limit" in text
 
 
 class RpcUnavailable(RpcError):
@@ -45,8 +55,11 @@ class Completion:
 class ChainAccess:
     """An EngineClient (with this node's sender) behind the rpc breaker."""
 
-    def __init__(self, w3: AsyncWeb3[Any], engine: EngineClient, breakers: CircuitBreakers) -> None:
+    def __init__(
+        self, w3: AsyncWeb3[Any], engine: EngineClient, breakers: CircuitBreakers, limiter: TokenBucket | None = None
+    ) -> None:
         self.w3 = w3
+        self.limiter = limiter
         self.engine = engine
         self.breakers = breakers
         self.fees = FeeOracle(w3)
@@ -56,6 +69,7 @@ class ChainAccess:
     async def _call(self, op: Callable[[], Awaitable[T]]) -> T:
         if not self.breakers.allow(RPC):
             raise RpcUnavailable("the chain RPC breaker is open after repeated failures; waiting for it to recover")
+        await self._paced()
         try:
             result = await op()
         except ContractError:
@@ -69,9 +83,18 @@ class ChainAccess:
             raise
         except _TRANSPORT as exc:
             self.breakers.record(RPC, False)
+            if self.limiter is not None and _rate_limited(exc):
+                self.limiter.pause_until(time.monotonic() + RATE_LIMIT_PAUSE_S)  # everyone backs off: no 429 storm
             raise RpcError(f"chain RPC failed: {exc}") from exc
         self.breakers.record(RPC, True)
         return result
+
+    async def _paced(self) -> None:
+        """Wait for a token of the RPC's rate limit (shared by every call of this node)."""
+        if self.limiter is None:
+            return
+        while not self.limiter.try_acquire(time.monotonic()):
+            await asyncio.sleep(max(0.001, self.limiter.wait_time(time.monotonic())))
 
     async def heartbeat(self) -> int:
         """The head block; feeds the breaker even when no job is moving (so it can close again)."""

@@ -59,6 +59,8 @@ class NodeSettings(BaseModel):
     health_s: float = Field(0.5, gt=0, description="Period of the degradation-mode update.")
     reaper_s: float = Field(10.0, gt=0, description="Period of the stuck-job reaper.")
     stuck_after_s: float = Field(900.0, gt=0, description="A working job untouched this long is stepped back.")
+    rpc_rate_per_s: float = Field(50.0, gt=0, description="Calls per second this node makes to the chain RPC.")
+    rpc_burst: float = Field(100.0, ge=1, description="Calls the RPC rate limit lets through at once.")
     breaker_failures: int = Field(5, ge=1, description="Failures in breaker_window_s that open a breaker.")
     breaker_window_s: float = Field(60.0, gt=0, description="Window counted by the breakers.")
     breaker_open_s: float = Field(30.0, gt=0, description="How long an open breaker waits before probing.")
