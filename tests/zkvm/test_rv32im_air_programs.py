@@ -24,6 +24,7 @@ CLASSES = {
     "logic": ["and", "or", "xor", "andi", "ori", "xori"],
     "shift": ["sll", "srl", "sra", "slli", "srli", "srai"],
     "mul": ["mul", "mulh", "mulhsu", "mulhu"],
+    "div": ["div", "divu", "rem", "remu"],
     "fence": ["fence"],
     "branch": ["beq", "bne", "blt", "bge", "bltu", "bgeu"],
     "jump": ["jal", "jalr"],
@@ -51,7 +52,7 @@ def _body(rng: random.Random, length: int, classes: list[str]) -> list[int]:
         name = rng.choice(CLASSES[cls])
         skip = rng.randint(0, 2)
         if name in ("add", "sub", "slt", "sltu", "and", "or", "xor", "sll", "srl", "sra", "mul", "mulh", "mulhsu",
-                    "mulhu"):
+                    "mulhu", "div", "divu", "rem", "remu"):
             units.append([encode(name, rd=dst(), rs1=src(), rs2=src())])
         elif name in ("addi", "slti", "sltiu", "andi", "ori", "xori"):
             units.append([encode(name, rd=dst(), rs1=src(), imm=rng.choice([0, 1, -1, 2047, -2048, 5]))])

@@ -6,7 +6,8 @@ patched back to claim P's instruction at that pc (the CPU row's decoded fields a
 table row, the image word in RAM; the SUM/DIFF units recomputed for P's operands). Every later value,
 register and memory access then follows P'’s (wrong) result consistently, so what is left broken is the
 one constraint or bus that ties that instruction's result, next pc or memory access to its operands.
-The prover's own check names it; with check=False the proof is made anyway and the verifier refuses it.
+The debug checker names the broken CPU constraint (or finds none when only a bus breaks); with check=False
+the proof is made anyway and the verifier refuses it for that reason.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from zkray.zkvm import field as F
 from zkray.zkvm.air import DebugBuilder
 from zkray.zkvm.elf import PF_R, PF_W, PF_X, write_elf
-from zkray.zkvm.errors import ProofError, VerificationError
+from zkray.zkvm.errors import VerificationError
 from zkray.zkvm.multi import prove_multi
 from zkray.zkvm.rv32im import execute, load_elf
 from zkray.zkvm.rv32im.isa import encode
@@ -105,6 +106,9 @@ CASES = {
     "mul: MULH result": (encode("mulh", rd=5, rs1=1, rs2=2), encode("mulhu", rd=5, rs1=1, rs2=2), "bus 'mul'"),
     "mul: MUL result": (encode("mul", rd=5, rs1=1, rs2=1), encode("mulhu", rd=5, rs1=1, rs2=1), "bus 'mul'"),
     "fence: FENCE jumps": (encode("fence"), encode("jal", rd=0, imm=8), "next_pc"),
+    "div: DIV result": (encode("div", rd=5, rs1=1, rs2=31), encode("divu", rd=5, rs1=1, rs2=31), "bus 'div'"),
+    "div: REM result": (encode("rem", rd=5, rs1=1, rs2=31), encode("remu", rd=5, rs1=1, rs2=31), "bus 'div'"),
+    "div: DIVU by zero": (encode("divu", rd=5, rs1=2, rs2=0), encode("remu", rd=5, rs1=2, rs2=0), "bus 'div'"),
     "branch: BEQ not taken, pc jumps": (encode("beq", rs1=1, rs2=2, imm=8), encode("bne", rs1=1, rs2=2, imm=8),
                                         "next_pc"),
     "jump: JAL to the wrong pc": (encode("jal", rd=5, imm=8), encode("jal", rd=5, imm=12), "next_pc"),
@@ -133,15 +137,15 @@ def test_one_wrong_value_is_rejected(case):
     elf, claim, traces = forge(honest, fake)
     program = load_elf(elf)
     pts = public_tuples(program, claim)
+    proof = prove_multi(CHIPS, traces, public_inputs(program), public_tuples=pts, check=False)
     if breaks.startswith("bus"):
-        assert not cpu_violations(traces, program)  # the CPU's own constraints hold: only a bus breaks
-        with pytest.raises(ProofError, match=f"do not balance on {breaks}"):
-            prove_multi(CHIPS, traces, public_inputs(program), public_tuples=pts)
+        assert not cpu_violations(traces, program)  # the CPU's own constraints hold: only the bus breaks
+        with pytest.raises(VerificationError, match="interactions do not balance"):
+            verify_elf(elf, claim, proof)
     else:
         assert any(breaks in v for v in cpu_violations(traces, program))
-    proof = prove_multi(CHIPS, traces, public_inputs(program), public_tuples=pts, check=False)
-    with pytest.raises(VerificationError):
-        verify_elf(elf, claim, proof)
+        with pytest.raises(VerificationError, match="rv32im-cpu: constraints do not hold"):
+            verify_elf(elf, claim, proof)
 
 
 def test_the_honest_programs_behind_the_forgeries_verify():
@@ -222,3 +226,24 @@ def test_mul_chip_rows_compute_the_product():
         bad = honest.copy()
         bad[col, 3] = (int(bad[col, 3]) + 1) % F.P
         assert name in _air_violations(U.MUL.air, bad)
+
+
+@pytest.mark.parametrize(("op", "a", "b", "forged", "breaks"), [
+    ("divu", 100, 7, (13, 9), "b ≠ 0 and no overflow: |r| < |b| (the gap does not borrow out)"),
+    ("div", (-7) & 0xFFFF_FFFF, 2, ((-4) & 0xFFFF_FFFF, 1), "signed: a non-zero remainder has a's sign"),
+    ("divu", 5, 0, (0, 5), "b = 0: quotient byte 0 is 255"),
+    ("div", 0x8000_0000, 0xFFFF_FFFF, (0x8000_0000, 0), None),  # the overflow case itself is honest
+])
+def test_div_chip_admits_only_the_specified_quotient(monkeypatch, op, a, b, forged, breaks):
+    from zkray.zkvm.rv32im_air import div as V
+
+    rows = np.zeros((4, V.WIDTH), dtype=np.int64)
+    assert V.fill_row(rows[0], op, a, b) == V.divide(op, a, b)[0]
+    for i in range(1, 4):
+        V.fill_row(rows[i], None, 0, 0)
+    assert not _air_violations(V.DIV.air, np.ascontiguousarray(rows.T % F.P, dtype=np.uint32))
+    if breaks is None:
+        return
+    monkeypatch.setattr(V, "divide", lambda *_: forged)  # a q, r with a = q·b + r that the spec does not give
+    V.fill_row(rows[0], op, a, b)
+    assert breaks in _air_violations(V.DIV.air, np.ascontiguousarray(rows.T % F.P, dtype=np.uint32))

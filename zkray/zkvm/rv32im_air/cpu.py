@@ -11,7 +11,8 @@ every row whatever the instruction, so they need no selectors:
   comparison (the last borrow), the signed one (with the operands' sign bits), equality (d = 0).
 
 AND/OR/XOR and their immediate forms look each result byte up in the byte table; shifts send
-(op, a, amount byte, result) to the shift chip, MUL* (op, a, b, result) to the multiply chip.
+(op, a, amount byte, result) to the shift chip, MUL* (op, a, b, result) to the multiply chip and
+DIV*/REM* to the divide chip.
 Each op's flag selects which unit's output is the result and how the next pc is formed. Timestamps are
 t = 4·clk + slot + 1 (slots: rs1 read, rs2 read, memory, rd write); each access proves t_prev < t by
 range-checking t − t_prev − 1 in three bytes. Constraint comments say what each enforces.
@@ -24,6 +25,7 @@ from collections.abc import Sequence
 from zkray.zkvm.air import Air, ConstraintBuilder, Val
 from zkray.zkvm.multi import Chip, Interaction
 from zkray.zkvm.rv32im_air.decode import OPS
+from zkray.zkvm.rv32im_air.div import DIV_BUS, DIV_OPS
 from zkray.zkvm.rv32im_air.layout import Layout
 from zkray.zkvm.rv32im_air.memory import MEM_BUS, REG_BUS
 from zkray.zkvm.rv32im_air.mul import MUL_BUS, MUL_OPS
@@ -133,6 +135,14 @@ def is_mul(r: Sequence[Val]) -> Val:
 
 def mul_op(r: Sequence[Val]) -> Val:
     return r[FLAG["mulh"]] + 2 * r[FLAG["mulhsu"]] + 3 * r[FLAG["mulhu"]]
+
+
+def is_div(r: Sequence[Val]) -> Val:
+    return flag(r, *DIV_OPS)
+
+
+def div_op(r: Sequence[Val]) -> Val:
+    return r[FLAG["divu"]] + 2 * r[FLAG["rem"]] + 3 * r[FLAG["remu"]]
 
 
 def rd_new(r: Sequence[Val], k: int) -> Val:
@@ -343,6 +353,9 @@ def _interactions() -> tuple[Interaction, ...]:
     # MUL/MULH/MULHSU/MULHU: (op, a, b, result) goes to the multiply chip
     mul = Interaction.send(MUL_BUS, lambda r: [mul_op(r), *(r[c] for c in A), *(r[c] for c in B),
                                                *(r[c] for c in RES)], is_mul)
+    # DIV/DIVU/REM/REMU: (op, a, b, result) goes to the divide chip
+    div = Interaction.send(DIV_BUS, lambda r: [div_op(r), *(r[c] for c in A), *(r[c] for c in B),
+                                               *(r[c] for c in RES)], is_div)
     halt = Interaction.send(HALT_BUS, lambda r: [r[PC], *(r[c] for c in B)], lambda r: r[FLAG["halt"]])
     g = T_GAP
     ranges = (
@@ -362,7 +375,7 @@ def _interactions() -> tuple[Interaction, ...]:
         _pair(lambda r: r[g[0][2]], lambda r: r[g[1][2]]), _pair(lambda r: r[g[2][2]], lambda r: r[g[3][2]]),
     )
     return (fetch, *_reg_access(0, RS1, A), *_reg_access(1, RS2, B), *mem, *_reg_access(3, RD, OLD, "rd"),
-            *logic, shift, mul, halt, *ranges)
+            *logic, shift, mul, div, halt, *ranges)
 
 
 CPU = Chip(CpuAir(), _interactions())

@@ -25,7 +25,7 @@ from zkray.zkvm.rv32im.isa import ECALL_WORD, mnemonic
 
 OPS = ("add", "sub", "slt", "sltu", "and", "or", "xor", "addi", "slti", "sltiu", "andi", "ori", "xori",
        "sll", "srl", "sra", "slli", "srli", "srai", "mul", "mulh", "mulhsu", "mulhu",
-       "beq", "bne", "blt", "bge", "bltu", "bgeu", "jal", "jalr",
+       "div", "divu", "rem", "remu", "beq", "bne", "blt", "bge", "bltu", "bgeu", "jal", "jalr",
        "lw", "lh", "lhu", "lb", "lbu", "sw", "sh", "sb", "fence", "halt")
 """The CPU chip's operation classes (LUI and AUIPC decode to addi); ECALL is `halt` (exit only)."""
 OP_ID = {name: i + 1 for i, name in enumerate(OPS)}
@@ -69,7 +69,7 @@ def decode(word: int, pc: int) -> Decoded | None:
     rd, rs1, rs2 = (word >> 7) & 31, (word >> 15) & 31, (word >> 20) & 31
     i_imm = _sext(word >> 20, 12)
     if name in ("add", "sub", "slt", "sltu", "and", "or", "xor", "sll", "srl", "sra", "mul", "mulh", "mulhsu",
-                "mulhu"):
+                "mulhu", "div", "divu", "rem", "remu"):
         return Decoded(pc, name, int(rd != 0), rd, rs1, rs2, 0, 0)
     if name in ("addi", "slti", "sltiu", "andi", "ori", "xori", "jalr", "lw", "lh", "lhu", "lb", "lbu"):
         return Decoded(pc, name, int(rd != 0), rd, rs1, 0, i_imm, 0)

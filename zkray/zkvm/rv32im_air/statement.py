@@ -19,12 +19,13 @@ from zkray.zkvm.rv32im.executor import execute, load
 from zkray.zkvm.rv32im.session import Session
 from zkray.zkvm.rv32im_air.cpu import CPU, HALT_BUS
 from zkray.zkvm.rv32im_air.decode import code_addresses, image_words, program_table
+from zkray.zkvm.rv32im_air.div import DIV
 from zkray.zkvm.rv32im_air.memory import IMAGE_BUS, RAM, REGISTERS
 from zkray.zkvm.rv32im_air.mul import MUL
 from zkray.zkvm.rv32im_air.shift import SHIFT
 from zkray.zkvm.rv32im_air.tables import BYTES, CODE_BUS, PROGRAM
 
-CHIPS = (BYTES, PROGRAM, CPU, REGISTERS, RAM, SHIFT, MUL)
+CHIPS = (BYTES, PROGRAM, CPU, REGISTERS, RAM, SHIFT, MUL, DIV)
 
 
 @dataclass(frozen=True)

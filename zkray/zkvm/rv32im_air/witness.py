@@ -21,6 +21,7 @@ from zkray.zkvm.errors import ProofError
 from zkray.zkvm.multi import Chip
 from zkray.zkvm.rv32im.session import Session
 from zkray.zkvm.rv32im_air import cpu as C
+from zkray.zkvm.rv32im_air import div as V
 from zkray.zkvm.rv32im_air import memory as M
 from zkray.zkvm.rv32im_air import mul as U
 from zkray.zkvm.rv32im_air import shift as S
@@ -109,12 +110,14 @@ def generate(program: Program, session: Session) -> tuple[list[np.ndarray], int]
     final_pc = 0
     shifts: list[tuple[str, int, int]] = []
     muls: list[tuple[str, int, int]] = []
+    divs: list[tuple[str, int, int]] = []
     for i in range(cycles):
         row = cpu[i]
         pc, insn = int(tr.pc[i]), int(tr.insn[i])
         d = table.get(pc)
         if d is None:
-            raise ProofError(f"cycle {i}: instruction {insn:#010x} at pc {pc:#x} is not supported by the AIR yet")
+            raise ProofError(f"cycle {i}: instruction {insn:#010x} at pc {pc:#x} is not in the program table (the AIR "
+                             "executes only words of the ELF's executable segments)")
         row[[C.REAL, C.CLK, C.PC, C.WR, C.RD, C.RS1, C.RS2, C.TARGET]] = [1, i, pc, d.wr, d.rd, d.rs1, d.rs2,
                                                                           d.target]
         row[list(C.IMM)] = _bytes(d.imm)
@@ -145,6 +148,9 @@ def generate(program: Program, session: Session) -> tuple[list[np.ndarray], int]
         elif d.op in U.MUL_OPS:
             muls.append((d.op, a, b))
             res = U.fill_row(np.zeros(U.WIDTH, dtype=np.int64), d.op, a, b)
+        elif d.op in V.DIV_OPS:
+            divs.append((d.op, a, b))
+            res = V.fill_row(np.zeros(V.WIDTH, dtype=np.int64), d.op, a, b)
         elif d.op in ("jal", "jalr"):
             res = pc + 4
             npc = d.target if d.op == "jal" else s & ~1
@@ -222,6 +228,10 @@ def generate(program: Program, session: Session) -> tuple[list[np.ndarray], int]
     for j, (op, a, b) in enumerate(muls):
         U.fill_row(mul[j], op, a, b)
 
+    div = np.zeros((_height(len(divs)), V.WIDTH), dtype=np.int64)
+    for j in range(div.shape[0]):
+        V.fill_row(div[j], *(divs[j] if j < len(divs) else (None, 0, 0)))
+
     counts = Counter(int(pc) for pc in tr.pc)
     prog = np.zeros((_height(len(table)), T._P.width), dtype=np.int64)
     for j, d in enumerate(table.values()):
@@ -231,7 +241,7 @@ def generate(program: Program, session: Session) -> tuple[list[np.ndarray], int]
     from zkray.zkvm.rv32im_air.statement import CHIPS  # the chip order lives with the statement
 
     traces = [_canonical(t.T) for t in (np.zeros((1 << T.LOG_BYTE_ROWS, T._B.width)), prog, cpu, registers, ram,
-                                        shift, mul)]
+                                        shift, mul, div)]
     traces[0] = byte_table(CHIPS, traces)
     return traces, final_pc
 
