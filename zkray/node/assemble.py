@@ -121,12 +121,11 @@ async def build_node(
     timeout = settings.proving.task_timeout_s
     runner = JobRunner(scheduler, journal, chain, fetcher, prover, submitter, task_timeout_s=timeout, drills=drills)
     node = Node(
-        settings, scheduler=scheduler, journal=journal, breakers=breakers, chain=chain, prover=prover,
-        runner=runner, events=None, sweep=None,  # type: ignore[arg-type]  # set below: they feed the node
-    )  # fmt: skip
+        settings, scheduler=scheduler, journal=journal, breakers=breakers, chain=chain, prover=prover, runner=runner
+    )
     ws = None if settings.poll_events else target.ws_url
-    node.events = EventSource(target.rpc_url, target.engine, journal, node, ws_url=ws, poll_s=0.25, start_block=0)
-    node.sweep = PendingSweep(chain, node, settings.reconcile_s)
+    events = EventSource(target.rpc_url, target.engine, journal, node, ws_url=ws, poll_s=0.25, start_block=0)
+    node.attach(events, PendingSweep(chain, node, settings.reconcile_s))
     return Built(node, tx, fetcher)
 
 

@@ -69,8 +69,6 @@ class Node:
         chain: ChainAccess,
         prover: ProverService,
         runner: JobRunner,
-        events: EventSource,
-        sweep: PendingSweep,
     ) -> None:
         self.settings = settings
         self.scheduler = scheduler
@@ -79,8 +77,8 @@ class Node:
         self.chain = chain
         self.prover = prover
         self.runner = runner
-        self.events = events
-        self.sweep = sweep
+        self.events: EventSource | None = None  # the sources feed the node, so they are attached after it
+        self.sweep: PendingSweep | None = None
         self.tally = runner.tally
         self.services: dict[str, ServiceStats] = {}
         self.started = time.monotonic()
@@ -93,8 +91,14 @@ class Node:
 
     # ---- running ----
 
+    def attach(self, events: EventSource, sweep: PendingSweep) -> None:
+        """The job sources (they call back `on_event` and `offer_request`)."""
+        self.events, self.sweep = events, sweep
+
     async def run(self, cancel: asyncio.Event, *, drain_s: float = 120.0) -> None:
         """Resume, run the services until `cancel`, then drain in-flight jobs for at most `drain_s`."""
+        if self.events is None or self.sweep is None:
+            raise RuntimeError("attach the event source and the pending sweep before running the node")
         self.recover()
         stop_sources = asyncio.Event()
         services: dict[str, Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = {
@@ -313,7 +317,7 @@ class Node:
             self.prover.set_flags(self.scheduler.flags())
             if mode.severity < previous.severity:
                 log.info("mode %s → %s", previous.value, mode.value)
-                if mode.severity <= Mode.DEGRADED.severity:
+                if mode.severity <= Mode.DEGRADED.severity and self.sweep is not None:
                     self.sweep.trigger()  # admission reopened: offer what was turned away meanwhile
             elif mode is not previous:
                 log.warning("mode %s → %s", previous.value, mode.value)
