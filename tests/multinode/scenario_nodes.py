@@ -149,8 +149,17 @@ def main() -> None:
             assert h.wait_for(lambda: any(t["job"] == "sk-0" for t in h.traces()), 60), "sk-0 never started"
             counts_before = driver.call("snapshot")["counts"]
             ray.kill(driver.scheduler, no_restart=False)  # the actor's process dies; Ray restarts it
+
+            def pid_now() -> int | None:
+                try:
+                    return int(h.retry_unavailable(lambda: driver.scheduler.__ray_call__.remote(_pid)))
+                except ray.exceptions.RayActorError:
+                    return None  # a call that met the dying process
+
+            # the kill is asynchronous: a call right after it may still reach the old process
+            assert h.wait_for(lambda: pid_now() not in (None, pid_before), 60), "the scheduler was not restarted"
+            pid_after = pid_now()
             counts_after = driver.call("snapshot")["counts"]
-            pid_after = h.retry_unavailable(lambda: driver.scheduler.__ray_call__.remote(_pid))
             recoverable = [r.id for r in driver.call("recoverable")]
             duplicate = driver.call("offer", _offer("sk-1"))
             queued = []
