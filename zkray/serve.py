@@ -74,7 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     if settings.rpc_url is not None and settings.engine is None:
         print("--rpc-url needs --engine (the ExecutionEngine address)", file=sys.stderr)
         return 2
-    return asyncio.run(serve(settings, timeout_s=args.timeout))
+    from zkray.node.assemble import ChainMismatch
+
+    try:
+        return asyncio.run(serve(settings, timeout_s=args.timeout))
+    except (ChainMismatch, ValueError) as exc:  # a wrong data dir, a missing key: say what to do
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 async def serve(
@@ -109,7 +115,7 @@ async def _run(
     from zkray.node.assemble import build_node
     from zkray.node.progress import show, summary_line
 
-    built = await build_node(settings, target)
+    built = await build_node(settings, target, fresh_on_mismatch=embedded is not None)
     node = built.node
     posted: Callable[[], list[int]] | None = None
     side: list[asyncio.Task[None]] = []

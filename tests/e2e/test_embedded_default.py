@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from web3 import AsyncHTTPProvider, AsyncWeb3
 
 from zkray.chain.client import EngineClient, RequestStatus
@@ -49,3 +50,22 @@ def test_embedded_default_completes_twenty_jobs_each_paid_on_chain(ray_session: 
     paid = [journal.get(job_id_of(r.id)) for r in seen["requests"]]
     assert all(j.status is JobStatus.COMPLETED for j in paid)
     assert sum(int(j.payload["payout_wei"]) for j in paid) == sum(int(e["payout"]) for e in seen["completed"].values())
+
+
+def test_a_second_embedded_run_in_the_same_directory_starts_a_fresh_journal(
+    ray_session: object, tmp_path: Path
+) -> None:
+    """Each embedded run has a new devnet (request ids start at 1 again): the old journal is moved aside,
+    never mistaken for this chain's, and a journal of another chain is refused outright."""
+    from zkray.node.assemble import ChainMismatch, claim_data_dir
+
+    settings = NodeSettings.model_validate(
+        {"data_dir": tmp_path, "exit_when_done": True, "progress": False, "demo": {"jobs": 2, "interval_s": 0.05}}
+    )
+    for _ in range(2):
+        assert asyncio.run(serve(settings, timeout_s=120, install_signals=False)) == 0
+    journal = JobJournal(tmp_path / "node.sqlite")
+    assert journal.counts()[JobStatus.COMPLETED] == 2  # this run's two jobs, not the first run's
+    assert len(list((tmp_path / "previous").glob("*/node.sqlite"))) == 1
+    with pytest.raises(ChainMismatch):
+        claim_data_dir(tmp_path, "1:0xengine:0xgenesis", fresh_on_mismatch=False)

@@ -8,8 +8,10 @@ never share a nonce.
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from web3 import AsyncHTTPProvider, AsyncWeb3
@@ -84,8 +86,11 @@ async def build_node(
     drills: Drills | None = None,
     remote: RemoteProver | None = None,
     runtime: Any = None,
+    fresh_on_mismatch: bool = False,
 ) -> Built:
-    """Construct every part (Ray must already be initialised); nothing runs until `node.run`."""
+    """Construct every part (Ray must already be initialised); nothing runs until `node.run`.
+    `fresh_on_mismatch`: a journal kept for another chain is moved aside (the embedded devnet is new on
+    every run) instead of refused."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     w3 = AsyncWeb3(AsyncHTTPProvider(target.rpc_url, request_kwargs={"timeout": 10}))
     tx = await TxManager(w3, target.prover_key).start()
@@ -98,6 +103,9 @@ async def build_node(
     limiter = TokenBucket(settings.rpc_rate_per_s, settings.rpc_burst, now=time.monotonic())
     chain = ChainAccess(w3, engine, breakers, limiter)
     chain_id = await w3.eth.chain_id
+    genesis = await w3.eth.get_block(0)
+    identity = f"{chain_id}:{engine.address}:0x{bytes(genesis['hash']).hex()}"
+    claim_data_dir(settings.data_dir, identity, fresh_on_mismatch=fresh_on_mismatch)
     verifier = target.verifier or await _verifier(w3, engine)
     scheduler = JobScheduler(
         settings.journal_path, capacity=settings.queue_capacity,
@@ -127,6 +135,34 @@ async def build_node(
     events = EventSource(target.rpc_url, target.engine, journal, node, ws_url=ws, poll_s=0.25, start_block=0)
     node.attach(events, PendingSweep(chain, node, settings.reconcile_s))
     return Built(node, tx, fetcher)
+
+
+IDENTITY_KEY = "chain-identity"
+
+
+def claim_data_dir(data_dir: Path, identity: str, *, fresh_on_mismatch: bool) -> None:
+    """One journal belongs to one chain and engine: request ids and event cursors mean nothing elsewhere.
+    A journal of another chain is refused (ChainMismatch), or moved to `previous/<time>/` when asked."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "node.sqlite"
+    if path.exists():
+        with JobJournal(path) as journal:
+            recorded = journal.get_cursor(IDENTITY_KEY)
+        if recorded is not None and recorded != identity:
+            if not fresh_on_mismatch:
+                raise ChainMismatch(
+                    f"{data_dir} holds the journal of chain {recorded}, not {identity}: use another --data-dir"
+                )
+            aside = data_dir / "previous" / f"{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**9:09d}"
+            aside.mkdir(parents=True, exist_ok=True)
+            for item in data_dir.glob("node.sqlite*"):  # the proof cache stays: a proof is chain-independent
+                shutil.move(str(item), aside / item.name)
+    with JobJournal(path) as journal:
+        journal.set_cursor(IDENTITY_KEY, identity)
+
+
+class ChainMismatch(RuntimeError):
+    """The data directory belongs to another chain or engine; point the node at its own directory."""
 
 
 async def _verifier(w3: AsyncWeb3[Any], engine: EngineClient) -> str:
