@@ -107,12 +107,17 @@ class Submitter:
                 sent += 1
                 self.sent += 1
                 outcome = await self.chain.submit(request_id, seal, receipt.journal)
+                if outcome.already_done:  # nothing was broadcast this time
+                    sent -= 1
+                    self.sent -= 1
                 completion = self.chain.completion_in(outcome)
-                if outcome.already_done or completion is None:
-                    continue  # the effect check saw it completed: `settled` says by whom, next turn
-                return SubmitResult(Settled.PAID, "submitted", completion, sent)
+                if completion is not None:
+                    return SubmitResult(Settled.PAID, "submitted", completion, sent)
+                # The effect check saw it completed (an earlier attempt landed): `settled` says by whom next
+                # turn. Counted as a try, so even a chain that says nothing consistent ends the loop.
+                error: Exception = _Retry("submission reported done without an ExecutionCompleted event")
             except (TxReverted, ContractError) as exc:
-                error: Exception = exc  # e.g. NotClaimant after a lapse: the next `settled` explains it
+                error = exc  # e.g. NotClaimant after a lapse: the next `settled` explains it
             except Exception as exc:  # every failure goes through the retry policy
                 error = exc
             decision = retrier.on_failure(_retryable(error), time.time())
