@@ -41,7 +41,8 @@ def test_the_proof_is_bound_to_the_claim_and_the_image(proved):
     elf, _, claim, proof = proved
     for bad in (dataclasses.replace(claim, exit_code=claim.exit_code ^ 1),
                 dataclasses.replace(claim, exit_code=claim.exit_code ^ 0x100_0000),
-                dataclasses.replace(claim, final_pc=claim.final_pc - 4)):
+                dataclasses.replace(claim, final_pc=claim.final_pc - 4),
+                dataclasses.replace(claim, exit_code=claim.exit_code + (1 << 32))):
         with pytest.raises(VerificationError):
             verify_elf(elf, bad, proof)
     other = build(8, length=64)  # another image (same layout, other code and data)

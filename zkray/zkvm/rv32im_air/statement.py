@@ -46,7 +46,7 @@ def public_tuples(program: Program, claim: Claim) -> list[PublicTuple]:
     code = code_addresses(program)
     out += [PublicTuple(IMAGE_BUS, (a, *w.to_bytes(4, "little"), int(a in code)), -1)
             for a, w in sorted(image_words(program).items()) if w]
-    out.append(PublicTuple(HALT_BUS, (claim.final_pc, *(claim.exit_code & 0xFFFF_FFFF).to_bytes(4, "little")), -1))
+    out.append(PublicTuple(HALT_BUS, (claim.final_pc, *claim.exit_code.to_bytes(4, "little")), -1))
     return out
 
 
@@ -74,4 +74,6 @@ def verify_elf(elf: bytes | Program, claim: Claim, proof: MultiProof) -> None:
     program = load(elf)
     if not 0 <= claim.final_pc < 1 << 28:
         raise VerificationError(f"final pc {claim.final_pc:#x} is outside guest memory")
+    if not 0 <= claim.exit_code < 1 << 32:
+        raise VerificationError(f"exit code {claim.exit_code} is not an unsigned 32-bit value")
     verify_multi(CHIPS, proof, public_inputs(program), public_tuples=public_tuples(program, claim))
