@@ -18,8 +18,9 @@ HERE = Path(__file__).resolve().parent
 
 
 @cache
-def scenario(name: str, timeout_s: float = 300.0) -> dict[str, Any]:
-    """The report of `scenario_<name>.py` (each phase: ok, its facts, or the traceback it failed with)."""
+def scenario(name: str, timeout_s: float = 270.0) -> dict[str, Any]:
+    """The report of `scenario_<name>.py` (each phase: ok, its facts, or the traceback it failed with).
+    Bounded below pytest's 300 s per-test limit, so a stuck scenario fails here with its own output."""
     env = {**os.environ, "RAY_DEDUP_LOGS": "0"}
     env.pop("RAY_ADDRESS", None)  # the scenario starts its own cluster
     proc = subprocess.run(
