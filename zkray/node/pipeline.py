@@ -184,20 +184,27 @@ class Node:
         return 0
 
     async def _reaper(self, cancel: asyncio.Event) -> None:
-        """Steps back jobs no task is working on: stuck ones, proofs whose submission gave up, lapsed ones."""
+        """Resumes jobs no task works on (a task that died, a submission that gave up), cancels hung
+        tasks, and expires what can no longer be done."""
         while not await _sleep(cancel, self.settings.reaper_s):
             now = time.time()
             horizon = time.monotonic() - 3600.0  # latency marks of jobs never claimed: keep memory bounded
             for rid in [r for r, at in self.tally.seen_at.items() if at < horizon]:
                 del self.tally.seen_at[rid]
             for job in self.journal.recoverable():
-                if job.id in self._active or job.status in (S.QUEUED, S.DISCOVERED):
+                if job.status in (S.QUEUED, S.DISCOVERED):
+                    continue
+                task = self._active.get(job.id)
+                if task is not None:
+                    # A task that has not moved its job for stuck_after_s is hung (proving is exempt: the pool
+                    # kills and retries hung prove tasks itself): cancel it; the next pass resumes the job.
+                    if job.status is not S.PROVING and now - job.updated_at >= self.settings.stuck_after_s:
+                        task.cancel()
                     continue
                 if job.expires_at <= now and job.status not in HOLDS_PROOF:
                     self.scheduler.move(job.id, S.EXPIRED, expected=job.status, detail="expired (reaper)")
                     continue
-                if job.status in HOLDS_PROOF or now - job.updated_at >= self.settings.stuck_after_s:
-                    self._resume(job)
+                self._resume(job)  # no task works on it: orphaned (a task that failed, a gave-up submission)
 
     # ---- admission ----
 

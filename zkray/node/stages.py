@@ -134,9 +134,9 @@ class JobRunner:
         except JobUnprovable as exc:
             self._end(job.id, S.SKIPPED, str(exc))
         except ChainError as exc:  # the registry lookup: the chain is unreachable, not the job's fault
-            if on_retry is None:
-                raise  # holds a claim: the task ends and the reaper resumes the job later
-            self.scheduler.work_lost(job.id, f"program lookup failed: {exc}")
+            if on_retry is not None:
+                self.scheduler.work_lost(job.id, f"program lookup failed: {exc}")
+            # else it holds a claim: the task ends, the job stays CLAIMED, and the reaper resumes it
         except FetchError as exc:
             if exc.retryable and on_retry is not None and job.attempts + 1 < FETCH_TRIES:
                 self.scheduler.work_lost(job.id, f"input fetch failed: {exc}")
