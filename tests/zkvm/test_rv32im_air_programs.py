@@ -107,3 +107,20 @@ def test_generated_programs_run_and_use_only_their_classes():
         allowed = {n for c in CLASSES.values() for n in c} | {"ecall", "addi", "lui"}
         assert names <= allowed, names - allowed
         assert session.journal == b""
+
+
+def loop(iterations: int) -> bytes:
+    """A small loop (10 instructions per iteration: ALU, logic, shift, MUL, DIVU, LW, SW, branch) for
+    benchmarks: cycles grow with `iterations`, the code (and so the program table) stays tiny."""
+    body = [encode("addi", rd=1, rs1=1, imm=1), encode("xor", rd=2, rs1=2, rs2=1), encode("slli", rd=3, rs1=2, imm=3),
+            encode("mul", rd=4, rs1=3, rs2=1), encode("divu", rd=5, rs1=4, rs2=1), encode("sw", rs1=BASE, rs2=5, imm=8),
+            encode("lw", rd=6, rs1=BASE, imm=8), encode("add", rd=7, rs1=7, rs2=6)]
+    words = [*li(BASE, DATA), *li(8, iterations), *body, encode("bne", rs1=1, rs2=8, imm=-4 * len(body)),
+             encode("addi", rd=10, rs1=7, imm=0), *li(17, 93), encode("ecall")]
+    code = b"".join(w.to_bytes(4, "little") for w in words)
+    return write_elf(CODE, [(CODE, code, PF_R | PF_X), (DATA, bytes(WINDOW), PF_R | PF_W)])
+
+
+def test_the_benchmark_loop_runs():
+    session = execute(loop(10))
+    assert session.cycles == 4 + 10 * 9 + 4
