@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +115,7 @@ async def _run(
     from zkray.node.assemble import build_node
     from zkray.node.progress import show, summary_line
 
-    built = await build_node(settings, target, fresh_on_mismatch=embedded is not None)
+    built = await build_node(settings, target, fresh_on_mismatch=embedded is not None, drills=drills_from(os.environ))
     node = built.node
     posted: Callable[[], list[int]] | None = None
     side: list[asyncio.Task[None]] = []
@@ -156,6 +156,18 @@ async def _run(
     if settings.exit_when_done:
         return 0 if done and not snap["errors"] else 1
     return 0
+
+
+DRILL_KILL_ENV = "ZKRAY_DRILL_KILL_AFTER_PROVED"
+
+
+def drills_from(env: Mapping[str, str]) -> Any:
+    """Operator drills: `ZKRAY_DRILL_KILL_AFTER_PROVED=N` makes the process die (exit 137, nothing flushed)
+    right after storing its N-th proof, before submitting it, to watch the next start submit it once."""
+    from zkray.node.stages import Drills
+
+    value = env.get(DRILL_KILL_ENV, "").strip()
+    return Drills(kill_after_proved=int(value), hard=True) if value else None
 
 
 def _all_settled(node: Any, request_ids: list[int]) -> bool:

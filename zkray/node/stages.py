@@ -10,6 +10,7 @@ restarted node resumes: a claimed job is proved, a proved job is submitted, noth
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,7 @@ class Drills:
     """Faults an operator or a test injects into a live node to watch it recover."""
 
     kill_after_proved: int | None = None  # die right after the n-th proof is stored, before submitting
+    hard: bool = False  # die as the process (os._exit, nothing flushed or closed), not just the node
     prove_faults: dict[int, Fault] = field(default_factory=dict)  # request id -> fault for its prove task
 
 
@@ -203,6 +205,8 @@ class JobRunner:
         self.scheduler.store_proof(job_id, compress(receipt, Purpose.SIZE))
         self.tally.proved += 1
         if self.drills.kill_after_proved is not None and self.tally.proved >= self.drills.kill_after_proved:
+            if self.drills.hard:
+                os._exit(137)  # what SIGKILL (or the OOM killer) leaves: the journal as committed, nothing more
             raise NodeKilled(f"drill: killed after storing the proof of job {job_id}")
         await self.submit(job_id, rid)
 
