@@ -6,8 +6,10 @@ session, so every scenario is a subprocess with a bounded timeout; its last stdo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from functools import cache
@@ -23,12 +25,20 @@ def scenario(name: str, timeout_s: float = 270.0) -> dict[str, Any]:
     Bounded below pytest's 300 s per-test limit, so a stuck scenario fails here with its own output."""
     env = {**os.environ, "RAY_DEDUP_LOGS": "0"}
     env.pop("RAY_ADDRESS", None)  # the scenario starts its own cluster
-    proc = subprocess.run(
-        [sys.executable, str(HERE / f"scenario_{name}.py")],
-        cwd=HERE, env=env, capture_output=True, text=True, timeout=timeout_s,
+    # its own session, so that on a timeout the scenario and the Ray processes it started end together
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / f"scenario_{name}.py")], cwd=HERE, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    assert lines, f"scenario {name} printed no report (rc {proc.returncode}):\n{proc.stderr[-4000:]}"
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+    with contextlib.suppress(ProcessLookupError):  # anything of that session still running
+        os.killpg(proc.pid, signal.SIGKILL)
+    lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, f"scenario {name} printed no report (rc {proc.returncode}):\n{stderr[-4000:]}"
     report: dict[str, Any] = json.loads(lines[-1].removeprefix("RESULT "))
     return report
 
