@@ -30,7 +30,7 @@ def test_a_program_of_every_supported_class_proves_and_verifies(proved):
     assert all(names & set(members) for members in CLASSES.values())
 
 
-@pytest.mark.parametrize("seed", [11, 12])
+@pytest.mark.parametrize("seed", [11])
 def test_more_seeded_programs_prove_and_verify(seed):
     elf = build(seed, length=40)
     _, claim, proof = prove_elf(elf)
