@@ -319,7 +319,13 @@ class Node:
     async def _health(self, cancel: asyncio.Event) -> None:
         """Breakers → degradation mode → what the scheduler admits and which backends the pool uses."""
         previous = Mode.NORMAL
+        reconnects = 0
         while not await _sleep(cancel, self.settings.health_s):
+            if self.events is not None and self.sweep is not None:
+                seen = self.events.stream.stats.reconnects
+                if seen != reconnects:  # a gap in the event stream: the sweep double-checks what is pending
+                    reconnects = seen
+                    self.sweep.trigger()
             mode = self.scheduler.update_health(self.breakers.signals())
             self.prover.set_flags(self.scheduler.flags())
             if mode.severity < previous.severity:
