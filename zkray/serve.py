@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from zkray.node.frontdoors import front_flags
 from zkray.node.settings import NodeSettings, load_settings
 
 PROVER_KEY_ENV = "ZKRAY_PROVER_KEY"
@@ -46,6 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=None, help="stop after this many seconds (exit 1 if not done)")
     p.add_argument("--no-progress", action="store_false", dest="progress", default=None, help="no live table")
     p.add_argument("--max-in-flight", type=int, dest="max_jobs_in_flight", help="jobs in flight at once")
+    # front doors (docs/frontdoors.md)
+    p.add_argument("--host", help="address the HTTP ports bind (default 127.0.0.1)")
+    p.add_argument("--status-port", type=int, metavar="PORT", help="metrics, probes, dashboard (0: any free port)")
+    p.add_argument("--api-port", type=int, metavar="PORT", help="Bonsai-compatible API (keys: --api-keys-file)")
+    p.add_argument("--api-keys-file", type=Path, dest="api_config_file", metavar="FILE", help="keys and quotas (JSON)")
+    p.add_argument("--orchestrate", action="store_true", default=None, help="orchestrator routes on the status port")
+    p.add_argument("--orchestrator", dest="orchestrator_url", metavar="URL", help="pull mode: prove its tasks")
+    p.add_argument("--remote-prover", dest="remote_url", metavar="URL",
+                   help="offload proofs to this Bonsai-compatible API (key: $ZKRAY_REMOTE_API_KEY)")  # fmt: skip
     return p
 
 
@@ -60,6 +70,7 @@ def settings_from_args(args: argparse.Namespace, env: dict[str, str] | None = No
     demo = {k: v for k, v in (("jobs", args.jobs), ("interval_s", args.demo_interval)) if v is not None}
     if demo:
         flags["demo"] = demo
+    flags.update(front_flags(args))
     return load_settings(args.config, env, flags)
 
 
@@ -99,6 +110,10 @@ async def serve(
     if install_signals:
         _on_interrupt(cancel)
     init_ray(settings.ray_address)
+    if settings.front.orchestrator_url is not None:  # pull mode: tasks from an orchestrator, no chain
+        from zkray.node.pull_mode import serve_pull_mode
+
+        return await serve_pull_mode(settings, cancel, timeout_s)
     async with Embedded.start(settings) if settings.embedded else _nothing() as embedded:
         target = embedded.target if embedded is not None else external_target(settings, os.environ)
         return await _run(settings, target, embedded, cancel, timeout_s, inspect)
@@ -113,10 +128,19 @@ async def _run(
     inspect: Callable[[Any, Any], Awaitable[None]] | None,
 ) -> int:
     from zkray.node.assemble import build_node
+    from zkray.node.frontdoors import remote_prover, start_front_doors
     from zkray.node.progress import show, summary_line
 
-    built = await build_node(settings, target, fresh_on_mismatch=embedded is not None, drills=drills_from(os.environ))
+    built = await build_node(
+        settings, target, fresh_on_mismatch=embedded is not None, drills=drills_from(os.environ),
+        remote=remote_prover(settings.front),
+    )  # fmt: skip
     node = built.node
+    try:
+        doors = await start_front_doors(settings.front, node, running=lambda: not cancel.is_set(), announce=True)
+    except BaseException:
+        await built.close()
+        raise
     posted: Callable[[], list[int]] | None = None
     side: list[asyncio.Task[None]] = []
     demo_cancel = asyncio.Event()
@@ -147,6 +171,7 @@ async def _run(
         progress_cancel.set()
         await asyncio.gather(*side, return_exceptions=True)
         snap = node.snapshot()
+        await doors.close()
         await built.close()
     if inspect is not None:
         await inspect(embedded, node)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from zkray.fetch.config import FetchConfig
 from zkray.node.config import CacheConfig, ProvingConfig
+from zkray.node.frontdoors import FrontDoorSettings
 
 ENV_PREFIX = "ZKRAY_"
 
@@ -75,6 +76,8 @@ class NodeSettings(BaseModel):
     cache: CacheConfig = Field(default_factory=CacheConfig)
     fetch: FetchConfig = Field(default_factory=FetchConfig)
     demo: DemoSettings = Field(default_factory=DemoSettings)
+    front: FrontDoorSettings = Field(default_factory=FrontDoorSettings, description="HTTP surfaces: status "
+                                     "port, Bonsai API, orchestrator routes, pull mode, remote prover.")  # fmt: skip
 
     @property
     def embedded(self) -> bool:
