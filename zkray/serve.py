@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--orchestrator", dest="orchestrator_url", metavar="URL", help="pull mode: prove its tasks")
     p.add_argument("--remote-prover", dest="remote_url", metavar="URL",
                    help="offload proofs to this Bonsai-compatible API (key: $ZKRAY_REMOTE_API_KEY)")  # fmt: skip
+    p.add_argument("--json-logs", action="store_true", help="structured logs: JSON lines, keys scrubbed")
     return p
 
 
@@ -82,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         print(f"bad settings: {exc}", file=sys.stderr)
         return 2
+    if args.json_logs:
+        from zkray.node.frontdoors import json_logs
+
+        json_logs(settings)
     if settings.rpc_url is not None and settings.engine is None:
         print("--rpc-url needs --engine (the ExecutionEngine address)", file=sys.stderr)
         return 2

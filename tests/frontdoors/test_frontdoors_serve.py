@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import logging
 import socket
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 from frontdoor_support import ALICE, FIB, api_config, fib_input, get, node_settings, until
 
 from zkray.api import BonsaiClient, LocalProvingService, create_app, start
-from zkray.node.frontdoors import REMOTE_KEY_ENV, FrontDoorSettings
+from zkray.node.frontdoors import REMOTE_KEY_ENV, FrontDoorSettings, json_logs
 from zkray.orchestrator import OrchestratorServer
 from zkray.orchestrator.taskbook import TaskStatus
 from zkray.serve import build_parser, serve, settings_from_args
@@ -108,3 +110,26 @@ def test_embedded_serve_opens_its_doors_and_offloads_to_a_remote_cluster(
     # the demo jobs and the API session (the node's pool tries the remote first) were proved remotely
     remote_sessions = list(remote._sessions.values())
     assert len(remote_sessions) >= 3 and all(s.status.value == "SUCCEEDED" for s in remote_sessions)
+
+
+def test_json_logs_scrub_every_key_the_node_holds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    prover_key = "0x" + "ab" * 32
+    (tmp_path / "prover.key").write_text(prover_key + "\n")
+    keys = tmp_path / "api.json"
+    keys.write_text(json.dumps({"keys": [{"name": "alice", "key": ALICE}]}))
+    monkeypatch.setenv(REMOTE_KEY_ENV, "remote-secret-0123456789")
+    args = build_parser().parse_args([
+        "--json-logs", "--key-file", str(tmp_path / "prover.key"), "--api-port", "0", "--api-keys-file", str(keys),
+    ])  # fmt: skip
+    assert args.json_logs
+    stream = io.StringIO()
+    formatter = json_logs(settings_from_args(args, env={}), stream=stream)
+    try:
+        logging.getLogger("zkray.test").warning("keys %s %s %s", prover_key, ALICE, "remote-secret-0123456789")
+    finally:
+        root = logging.getLogger()
+        for handler in [h for h in root.handlers if h.get_name() == "zkray-json"]:
+            root.removeHandler(handler)
+    line = json.loads(stream.getvalue().splitlines()[-1])
+    assert formatter is not None and line["logger"] == "zkray.test" and line["level"] == "warning"
+    assert prover_key[2:] not in line["msg"] and ALICE not in line["msg"] and "remote-secret" not in line["msg"]

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from zkray.api import ApiConfig, BonsaiRemoteProver, create_app
 from zkray.api import start as start_api
 from zkray.node.ray_service import RayProvingService, scheduler_admission
-from zkray.observe import NodeStatus, NodeStatusSource, add_routes, node_status_source
+from zkray.observe import NodeStatus, NodeStatusSource, add_routes, configure_logging, node_status_source
 from zkray.orchestrator import OrchestratorServer, ServerConfig
 
 log = logging.getLogger("zkray.node.frontdoors")
@@ -81,6 +81,36 @@ def remote_prover(front: FrontDoorSettings, env: Mapping[str, str] | None = None
     if not key:
         raise ValueError(f"remote_url is set but no key: set remote_key_file or ${REMOTE_KEY_ENV}")
     return BonsaiRemoteProver(front.remote_url.rstrip("/"), SecretStr(key), timeout_s=front.remote_timeout_s)
+
+
+SECRET_ENVS = ("ZKRAY_PROVER_KEY", "ZKRAY_ATTESTER_KEY", "ZKRAY_NODE_KEY", REMOTE_KEY_ENV)
+"""Environment variables that may hold a key this node uses."""
+
+
+def log_secrets(settings: Any, env: Mapping[str, str] | None = None) -> list[str]:
+    """Every secret the node may hold, for the log scrubber: prover, attester, pull-worker and remote keys
+    (from files and the environment) and the API keys. A file that cannot be read is skipped here; the
+    part that needs it reports that itself."""
+    env = os.environ if env is None else env
+    front: FrontDoorSettings = settings.front
+    found = [env.get(name, "") for name in SECRET_ENVS]
+    for path in (settings.key_file, *settings.attester_key_files, front.remote_key_file, front.node_key_file):
+        if path is not None:
+            with contextlib.suppress(OSError):
+                found.append(Path(path).read_text().strip())
+    if front.api_port is not None:
+        with contextlib.suppress(Exception):
+            found += [k.key.get_secret_value() for k in ApiConfig.load(front.api_config_file, env).keys]
+    return [s for s in found if s]
+
+
+def json_logs(settings: Any, level: int = logging.INFO, stream: Any = None) -> Any:
+    """`zkray serve --json-logs`: JSON lines on stderr with every key of `log_secrets` scrubbed, in place
+    of the plain handler the command line installed first."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h.get_name() != "zkray-json"]:
+        root.removeHandler(handler)
+    return configure_logging(level, stream=stream, secrets=log_secrets(settings))
 
 
 class WithExtraWork:
