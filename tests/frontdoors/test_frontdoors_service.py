@@ -77,7 +77,8 @@ async def test_stop_kills_the_sessions_prove_task(cluster: Cluster) -> None:
 async def test_a_session_past_its_limit_is_timed_out_and_its_task_killed(ray_session: object) -> None:
     async with _cluster(session_timeout_s=1.0) as cl:
         async with cl.client() as c:
-            sid = await c.create_session(FIB.hex(), await c.upload_input(fib_input(4096 * 4)))
+            # 2^19 rows take tens of seconds to prove on any machine here: far past the 1 s limit
+            sid = await c.create_session(FIB.hex(), await c.upload_input(fib_input((1 << 19) - 1)))
             status = await c.wait(sid, 60)
         assert status.status == "TIMED_OUT" and "1 s limit" in (status.error_msg or "")
         assert await until(lambda: cl.pool.pending() == 0, timeout_s=10)
