@@ -104,6 +104,31 @@ def eval_poly(coeffs: np.ndarray, x: np.ndarray) -> np.ndarray:
     return acc
 
 
+def open_and_fold(
+    root: bytes, opening: tuple[np.ndarray, list[bytes]], cur_idx: np.ndarray, expected: np.ndarray, log_m: int,
+    a: int, shift: int, beta: np.ndarray, layer: int,
+) -> np.ndarray:
+    """One FRI layer for every query: check the opened cosets against `root` and against the values the
+    previous layer implies, then fold them; shared by the single- and mixed-height verifiers."""
+    k = 1 << a
+    half = 1 << (log_m - a)
+    leaf, pos = cur_idx % half, cur_idx // half
+    rows, siblings = opening
+    uniq = sorted(set(leaf.tolist()))
+    if rows.shape != (len(uniq), 4 * k):
+        raise VerificationError(f"FRI layer {layer}: opening has the wrong shape")
+    merkle.verify(root, log_m - a, uniq, rows, siblings)
+    row_of = {v: i for i, v in enumerate(uniq)}
+    coset = rows[[row_of[v] for v in leaf.tolist()]].reshape(-1, k, 4)  # (q, k, 4)
+    got = coset[np.arange(len(pos)), pos]
+    if not np.array_equal(got, expected):
+        bad = int(np.nonzero((got != expected).any(axis=1))[0][0])
+        raise VerificationError(f"FRI layer {layer}: query {bad} is inconsistent with the previous layer")
+    w = F.root_of_unity(log_m)
+    x = np.array([pow(w, int(i), F.P) * shift % F.P for i in leaf], dtype=np.uint32)
+    return fold(coset.transpose(1, 0, 2), F.inv(x), beta)
+
+
 def verify_queries(
     roots: list[bytes], final: np.ndarray, betas: list[np.ndarray], indices: list[int], first_values: np.ndarray,
     openings: list[tuple[np.ndarray, list[bytes]]], log_m: int, shift: int, schedule: list[int],
@@ -117,21 +142,8 @@ def verify_queries(
         k = 1 << a
         half = 1 << (log_m - a)
         leaf = cur_idx % half
-        pos = cur_idx // half
-        rows, siblings = openings[layer]
-        uniq = sorted(set(leaf.tolist()))
-        if rows.shape != (len(uniq), 4 * k):
-            raise VerificationError(f"FRI layer {layer}: opening has the wrong shape")
-        merkle.verify(roots[layer], log_m - a, uniq, rows, siblings)
-        row_of = {v: i for i, v in enumerate(uniq)}
-        coset = rows[[row_of[v] for v in leaf.tolist()]].reshape(-1, k, 4)  # (q, k, 4)
-        got = coset[np.arange(len(pos)), pos]
-        if not np.array_equal(got, expected):
-            bad = int(np.nonzero((got != expected).any(axis=1))[0][0])
-            raise VerificationError(f"FRI layer {layer}: query {bad} is inconsistent with the previous layer")
-        w = F.root_of_unity(log_m)
-        x = np.array([pow(w, int(i), F.P) * cur_shift % F.P for i in leaf], dtype=np.uint32)
-        expected = fold(coset.transpose(1, 0, 2), F.inv(x), betas[layer])
+        expected = open_and_fold(roots[layer], openings[layer], cur_idx, expected, log_m, a, cur_shift,
+                                 betas[layer], layer)
         cur_idx = leaf
         cur_shift = pow(cur_shift, k, F.P)
         log_m -= a

@@ -23,7 +23,7 @@ from zkray.zkvm import ext as E
 from zkray.zkvm import field as F
 from zkray.zkvm import merkle, ntt
 from zkray.zkvm.errors import VerificationError
-from zkray.zkvm.fri import FriCommitment, eval_poly, fold, layer_rows
+from zkray.zkvm.fri import FriCommitment, eval_poly, fold, layer_rows, open_and_fold
 from zkray.zkvm.params import StarkParams
 from zkray.zkvm.transcript import Transcript
 
@@ -92,21 +92,9 @@ def verify_queries(roots: list[bytes], final_poly: np.ndarray, betas: list[np.nd
     cur_shift = F.GENERATOR
     for layer, a in enumerate(arities):
         k, half = 1 << a, 1 << (log_m - a)
-        leaf, pos = cur_idx % half, cur_idx // half
-        rows, siblings = openings[layer]
-        uniq = sorted(set(leaf.tolist()))
-        if rows.shape != (len(uniq), 4 * k):
-            raise VerificationError(f"FRI layer {layer}: opening has the wrong shape")
-        merkle.verify(roots[layer], log_m - a, uniq, rows, siblings)
-        row_of = {v: i for i, v in enumerate(uniq)}
-        coset = rows[[row_of[v] for v in leaf.tolist()]].reshape(-1, k, 4)
-        got = coset[np.arange(len(pos)), pos]
-        if not np.array_equal(got, expected):
-            bad = int(np.nonzero((got != expected).any(axis=1))[0][0])
-            raise VerificationError(f"FRI layer {layer}: query {bad} is inconsistent with the previous layer")
-        w = F.root_of_unity(log_m)
-        x = np.array([pow(w, int(i), F.P) * cur_shift % F.P for i in leaf], dtype=np.uint32)
-        expected = fold(coset.transpose(1, 0, 2), F.inv(x), betas[layer])
+        leaf = cur_idx % half
+        expected = open_and_fold(roots[layer], openings[layer], cur_idx, expected, log_m, a, cur_shift,
+                                 betas[layer], layer)
         cur_idx, cur_shift, log_m, log_deg = leaf, pow(cur_shift, k, F.P), log_m - a, log_deg - a
         expected = _mix(expected, log_deg, heights, deep_at, mu_powers)
     w = F.root_of_unity(log_m)
