@@ -108,18 +108,24 @@ class _Run:
         self.st[k.ST_TRACE_ROWS] = rows
         ecall_rows = max(ecall_rows, _FIRST_ECALL_ROWS) if tracing else 0
         self.ecalls = np.zeros((NUM_ECALL_COLUMNS, ecall_rows), dtype=np.int64)
+        self.cycle_base = 0  # cycles retired before st[ST_CYCLE] was reset (segments trace from 0)
 
     @property
     def cycles(self) -> int:
         return int(self.st[k.ST_CYCLE])
 
-    def go(self) -> None:
+    def go(self, stop: int | None = None) -> bool:
+        """Run until the guest halts (True) or, given `stop`, until `st[ST_CYCLE]` reaches it (False)."""
         st = self.st
+        limit = self.cycle_limit - self.cycle_base
+        target = limit if stop is None else min(stop, limit)
         for _ in range(_MAX_RESUMES):
             status = k.run(self.mem, self.regs, st, self.inp, self.journal, self.columns, self.ecalls,
-                           self.cycle_limit, self.tracing)
+                           target, self.tracing)
             if status == k.HALTED:
-                return
+                return True
+            if status == k.STOP_CYCLES and stop is not None and target == stop:
+                return False
             if status == k.TRACE_FULL:
                 rows = min(self.cycle_limit, 2 * int(st[k.ST_TRACE_ROWS]))
                 bigger = _trace_buffer(rows)
@@ -135,14 +141,14 @@ class _Run:
                 journal[: self.journal.shape[0]] = self.journal
                 self.journal = journal
             else:
-                raise _error(status, st, self.mem, self.cycle_limit)
+                raise _error(status, st, self.mem, self.cycle_limit, self.cycle_base)
         raise ExecutionError(f"executor resumed {_MAX_RESUMES} times without finishing (a zkray bug)",
-                             pc=int(st[k.ST_PC]), cycle=self.cycles)
+                             pc=int(st[k.ST_PC]), cycle=self.cycle_base + self.cycles)
 
 
-def _error(status: int, st: np.ndarray, mem: np.ndarray, cycle_limit: int) -> ExecutionError:
+def _error(status: int, st: np.ndarray, mem: np.ndarray, cycle_limit: int, cycle_base: int = 0) -> ExecutionError:
     """The typed error for a stop code; the message says what the guest did and what to do."""
-    pc, cycle, fault = int(st[k.ST_PC]), int(st[k.ST_CYCLE]), int(st[k.ST_FAULT])
+    pc, cycle, fault = int(st[k.ST_PC]), cycle_base + int(st[k.ST_CYCLE]), int(st[k.ST_FAULT])
     where = {"pc": pc, "cycle": cycle}
     if status == k.STOP_CYCLES:
         return CycleLimitExceeded(
