@@ -4,13 +4,14 @@ import dataclasses
 
 import numpy as np
 import pytest
-from test_multi_chips import SENDER, SQUARES, TABLE, SquareTableAir, random_xs, square_traces
+from test_multi_chips import SENDER, SQUARES, TABLE, LimbsAir, SquareTableAir, random_xs, square_traces
 
 from zkray.zkvm import ext as E
 from zkray.zkvm import field as F
 from zkray.zkvm.errors import ProofError, VerificationError
 from zkray.zkvm.multi import Chip, Interaction, decode, encode, prove_multi, verify_multi
 from zkray.zkvm.multi import prover as multi_prover
+from zkray.zkvm.multi.protocol import lookup_tuples, security_bits
 from zkray.zkvm.params import DEFAULT_PARAMS, StarkParams
 
 
@@ -111,7 +112,7 @@ def test_tampered_inverse_column_is_rejected(monkeypatch):
 
     monkeypatch.setattr(multi_prover, "generate_aux", tampered)
     traces = square_traces(random_xs(16))
-    with pytest.raises(ProofError, match="inverse"):
+    with pytest.raises(ProofError, match="inverses"):
         prove_multi(SQUARES, traces)
     with pytest.raises(VerificationError):
         verify_multi(SQUARES, forced(traces))
@@ -148,8 +149,6 @@ def test_weak_parameters_are_refused():
 def test_security_counts_every_group_and_the_lookup_error():
     from test_multi_chips import COUNTER, limbs_chip
 
-    from zkray.zkvm.multi.protocol import security_bits
-
     assert security_bits(DEFAULT_PARAMS, SQUARES, [4, 6]) == 104  # small: the query term binds
     assert 100 < security_bits(DEFAULT_PARAMS, [SENDER], [20]) < 101  # one 2^22 LDE domain: the field term
     assert security_bits(DEFAULT_PARAMS, [SENDER, TABLE], [20, 20]) > 100  # one group
@@ -173,3 +172,75 @@ def test_malformed_proof_objects_are_refused():
         with pytest.raises(VerificationError):
             verify_multi(SQUARES, bad)
     verify_multi(SQUARES, proof)
+
+
+class PairsAir(LimbsAir):
+    """LimbsAir declared at degree 3: its two degree-1 byte sends then share one batched LogUp column."""
+
+    max_degree = 3
+
+
+def pairs_chip(name, log_n):
+    return Chip(PairsAir(name, log_n), (Interaction.send("byte", lambda r: [r[0]]),
+                                        Interaction.send("byte", lambda r: [r[1]])))
+
+
+def test_batches_stay_within_the_chip_degree():
+    from test_multi_chips import limbs_chip
+
+    assert SENDER.batches == ((0,),) and SENDER.aux_width == 2
+    assert limbs_chip("l", 4).batches == ((0,), (1,))  # degree 2: a pair would need degree 3
+    assert pairs_chip("p", 4).batches == ((0, 1),) and pairs_chip("p", 4).aux_width == 2
+    assert Chip.batch_degree([(1, 1), (1, 1)]) == 3 and Chip.batch_degree([(2, 1), (1, 0)]) == 4
+
+
+def test_batched_column_moving_a_fraction_between_rows_is_rejected(monkeypatch):
+    # The batch column h must equal Σ ±m/(α − fp) on every row, not merely in total: a prover moving δ
+    # from one row's h to another keeps C and rebuilds a consistent running sum, and is still rejected.
+    from test_multi_chips import BYTES, byte_table_trace, limbs_trace
+
+    chip = pairs_chip("test-pairs", 4)
+    chips = [chip, BYTES]
+    words = limbs_trace(np.random.default_rng(30).integers(0, 1 << 16, 16))
+    traces = [words, byte_table_trace(words)]
+    verify_multi(chips, prove_multi(chips, traces))
+    honest = multi_prover.generate_aux
+
+    def moved(c, main, alpha, betas):
+        aux, total, by_bus = honest(c, main, alpha, betas)
+        if c is chip:
+            delta = np.array([5, 6, 7, 8], dtype=np.uint32)
+            aux[0, 3] = F.add(aux[0, 3], delta)
+            aux[0, 5] = F.sub(aux[0, 5], delta)
+            aux[1, 3:5] = F.add(aux[1, 3:5], delta)  # S follows h: every running-sum step still holds
+        return aux, total, by_bus
+
+    monkeypatch.setattr(multi_prover, "generate_aux", moved)
+    with pytest.raises(ProofError, match=r"byte batch 0 \(interactions \[0, 1\]\).* fails at row 3"):
+        prove_multi(chips, traces)
+    proof = forced(traces, chips)
+    assert not F.add(proof.cumulative_sums[0], proof.cumulative_sums[1]).any()  # the bus still balances
+    with pytest.raises(VerificationError, match="test-pairs: constraints do not hold"):
+        verify_multi(chips, proof)
+
+
+def test_security_accepts_a_2_16_cycle_zkvm_segment():
+    # The RV32IM chips at a 2^16-cycle segment: CPU and byte table 2^16 rows, shift/mul/div 2^13, small
+    # tables. N ≈ 2^21.4 tuples (33 CPU interactions per row), 2N/|F_ext| → ~101 bits. The old accounting
+    # N·a (a = 13, β powers) gave 98.5 and refused it; 2^18 cycles stays refused.
+    from zkray.zkvm.rv32im_air.statement import CHIPS
+
+    heights = {"rv32im-bytes": 16, "rv32im-cpu": 16, "rv32im-shift": 13, "rv32im-mul": 13, "rv32im-div": 13}
+    log_ns = [heights.get(c.name, 5) for c in CHIPS]
+    bits = security_bits(DEFAULT_PARAMS, CHIPS, log_ns, public_tuples=64)
+    assert 100 < bits < 102
+    old = 4 * np.log2(F.P) - np.log2(lookup_tuples(CHIPS, log_ns, 64) * 13)
+    assert old < 100
+    assert security_bits(DEFAULT_PARAMS, CHIPS, [18 if h > 5 else 5 for h in log_ns], 64) < 100
+
+
+def test_security_of_a_single_2_15_row_chip_with_many_wide_interactions():
+    wide = Chip(LimbsAir("test-wide", 15), tuple(Interaction.send("wide", lambda r: [r[0]] * 13) for _ in range(33)))
+    assert security_bits(DEFAULT_PARAMS, [wide], [15]) > 100
+    assert security_bits(DEFAULT_PARAMS, [wide], [16]) > 100
+    assert security_bits(DEFAULT_PARAMS, [wide] * 8, [16] * 8) < 100  # 2^24 tuples: the LogUp term binds

@@ -107,20 +107,52 @@ class Chip:
     def name(self) -> str:
         return self.air.name
 
-    @property
-    def aux_width(self) -> int:
-        """Extension columns: one inverse per interaction and the running sum (none without interactions)."""
-        return len(self.interactions) + 1 if self.interactions else 0
+    @cached_property
+    def interaction_degrees(self) -> tuple[tuple[int, int], ...]:
+        """(degree of the fingerprint, degree of the multiplicity) of each interaction, in trace values.
+
+        The fingerprint tag + Σ β_i·v_i has the degree of its highest-degree value (β_i are constants)."""
+        row = [Deg(1)] * self.air.main_width
+        out = []
+        for it in self.interactions:
+            vals = [Deg._of(v) for v in it.values(row)]  # type: ignore[arg-type]
+            out.append((max(vals, default=0), Deg._of(it.multiplicity(row))))  # type: ignore[arg-type]
+        return tuple(out)
+
+    @staticmethod
+    def batch_degree(degrees: Sequence[tuple[int, int]]) -> int:
+        """Degree of a batch's constraint h·Π_i(α − fp_i) = Σ_i ±m_i·Π_(k≠i)(α − fp_k) (lookup.py)."""
+        fps = sum(d for d, _ in degrees)
+        return max(1 + fps, *(e + fps - d for d, e in degrees))
 
     @cached_property
     def max_degree(self) -> int:
-        """The AIR's degree, raised to what the LogUp constraints need (1 + degree of the tuple/multiplicity)."""
-        row = [Deg(1)] * self.air.main_width
-        deg = self.air.max_degree
-        for it in self.interactions:
-            vals = [Deg._of(v) for v in it.values(row)]  # type: ignore[arg-type]
-            deg = max(deg, 1 + max(vals, default=0), 1 + Deg._of(it.multiplicity(row)))  # type: ignore[arg-type]
-        return max(deg, 2)
+        """The AIR's degree, raised to what one interaction alone needs (max(1 + deg fp, deg m)), at least 2.
+
+        Batching (below) never raises it: fractions share a column only while their constraint fits."""
+        single = [self.batch_degree([d]) for d in self.interaction_degrees]
+        return max(self.air.max_degree, 2, *single)
+
+    @cached_property
+    def batches(self) -> tuple[tuple[int, ...], ...]:
+        """Interactions grouped into LogUp batches (one extension column each), first fit in declaration
+        order under `max_degree`: a chip of degree 3 with degree-1 tuples gets one column per pair, as
+        Plonky3/SP1 batch theirs. Both sides derive this from the chip definition alone."""
+        groups: list[list[int]] = []
+        degs = self.interaction_degrees
+        for i, d in enumerate(degs):
+            for g in groups:
+                if self.batch_degree([degs[k] for k in g] + [d]) <= self.max_degree:
+                    g.append(i)
+                    break
+            else:
+                groups.append([i])
+        return tuple(tuple(g) for g in groups)
+
+    @property
+    def aux_width(self) -> int:
+        """Extension columns: one per batch of interactions and the running sum (none without interactions)."""
+        return len(self.batches) + 1 if self.interactions else 0
 
     @property
     def quotient_chunks(self) -> int:

@@ -1,21 +1,29 @@
 """The LogUp argument behind interactions, per chip: auxiliary columns, constraints, cumulative sum.
 
-With α, β drawn after every main trace is committed, a tuple (v_1..v_a) on bus b has the fingerprint
-fp = tag(b) + Σ_i β^i v_i, and a chip's share of the global sum is
+With α, β_1..β_A drawn after every main trace is committed (A = the longest tuple on any bus), a tuple
+(v_1..v_a) on bus b has the fingerprint fp = tag(b) + Σ_i β_i·v_i — linear in the β's, which is what
+keeps the argument's error at ~2N/|F_ext| for N tuples (docs/multi-stark.md) — and a chip's share of the
+global sum is
 
     C = Σ_rows Σ_j sign_j · m_j(row) / (α − fp_j(row)).
 
-Auxiliary (extension) columns: inv_j = 1/(α − fp_j) per interaction, constrained by inv_j·(α − fp_j) = 1,
-and a running sum S with, on EVERY row (cyclically, the last row's successor is the first):
+Auxiliary (extension) columns, batched as Plonky3 and SP1 do: the chip's interactions are grouped
+(`Chip.batches`, never above the chip's degree) and each batch B has ONE column h_B, constrained on every
+row with its denominators cleared:
 
-    S' − S − Σ_j sign_j · m_j(next) · inv_j(next) + C/n = 0.
+    h_B · Π_(i∈B) (α − fp_i) = Σ_(i∈B) sign_i · m_i · Π_(k∈B, k≠i) (α − fp_k),
 
-Around the cycle the S steps telescope to zero, so the constraint alone forces Σ_rows terms = C: no
+so h_B = Σ_(i∈B) sign_i·m_i/(α − fp_i) whenever no α − fp_i vanishes. A running sum S is constrained on
+EVERY row (cyclically, the last row's successor is the first):
+
+    S' − S − Σ_B h_B' + C/n = 0.
+
+Around the cycle the S steps telescope to zero, so the constraint alone forces Σ_rows Σ_B h_B = C: no
 boundary constraint (which would have to stay below max_degree) is needed, and C is a value the proof
 states and the transcript absorbs before the composition challenge. The prover sets
 S_i = Σ_{r≤i} term_r − (i+1)·C/n (so S_{n−1} = 0). The verifier then checks Σ_chips C + (public tuples)
 = 0: a tuple sent but not received leaves a pole at its fingerprint, so the sum is non-zero except with
-probability ≈ (total rows)/|F_ext| over α (and over β for the tuple compression).
+the probability docs/multi-stark.md bounds.
 """
 
 from __future__ import annotations
@@ -30,18 +38,25 @@ from zkray.zkvm.air import ConstraintBuilder, Val
 from zkray.zkvm.errors import ProofError
 from zkray.zkvm.multi.chip import Chip, Interaction, PublicTuple, Row, bus_id
 
-ALPHA, BETA, CUMULATIVE_SUM = 0, 1, 2
-"""Positions in `builder.challenges` of the chip-level values the LogUp constraints read."""
+ALPHA, CUMULATIVE_SUM, BETAS = 0, 1, 2
+"""Positions in `builder.challenges`: α, the chip's cumulative sum C, then β_1..β_A."""
 
 
-def fingerprint(it: Interaction, row: Row, beta: Val) -> Val:
-    """tag(bus) + Σ_i β^i v_i (i from 1): one field element per tuple, injective w.h.p. over β."""
+def fingerprint(it: Interaction, row: Row, betas: Sequence[Val]) -> Val:
+    """tag(bus) + Σ_i β_i·v_i: one field element per tuple, injective w.h.p. over the independent β's."""
+    vals = it.tuple_at(row)
+    if len(vals) > len(betas):
+        raise ValueError(f"bus {it.bus!r}: a tuple of {len(vals)} values needs as many β challenges, "
+                         f"{len(betas)} were drawn")
     acc = Val.const(bus_id(it.bus))
-    power = beta
-    for v in it.tuple_at(row):
-        acc = acc + power * v
-        power = power * beta
+    for beta, v in zip(betas, vals, strict=False):
+        acc = acc + beta * v
     return acc
+
+
+def _signed(it: Interaction, row: Row) -> Val:
+    m = it.multiplicity_at(row)
+    return m if it.sign > 0 else -m
 
 
 def eval_chip(chip: Chip, b: ConstraintBuilder) -> None:
@@ -49,46 +64,61 @@ def eval_chip(chip: Chip, b: ConstraintBuilder) -> None:
     chip.air.eval(b)
     if not chip.interactions:
         return
-    alpha, beta, csum = b.challenges[ALPHA], b.challenges[BETA], b.challenges[CUMULATIVE_SUM]
-    k = len(chip.interactions)
-    for j, it in enumerate(chip.interactions):
-        # inv_j is the inverse of α − fp_j (so no fingerprint equals α, and inv_j is what the sum adds)
-        b.assert_zero(f"{it.bus} interaction {j}: inverse of α − fingerprint",
-                      b.aux[j] * (alpha - fingerprint(it, b.main, beta)) - 1)
+    alpha, csum, betas = b.challenges[ALPHA], b.challenges[CUMULATIVE_SUM], b.challenges[BETAS:]
+    for j, batch in enumerate(chip.batches):
+        its = [chip.interactions[i] for i in batch]
+        dens = [alpha - fingerprint(it, b.main, betas) for it in its]
+        prod = dens[0]
+        for d in dens[1:]:
+            prod = prod * d
+        numer: Val = Val.const(0)
+        for i, it in enumerate(its):
+            term = _signed(it, b.main)
+            for k, d in enumerate(dens):
+                if k != i:
+                    term = term * d
+            numer = numer + term
+        buses = ", ".join(sorted({it.bus for it in its}))
+        # h_B·Π(α − fp_i) = Σ ±m_i·Π_(k≠i)(α − fp_k): h_B is the batch's sum of ±m/(α − fp) (its inverses)
+        b.assert_zero(f"{buses} batch {j} (interactions {list(batch)}): h = Σ ±m/(α − fingerprint), inverses "
+                      "cleared", b.aux[j] * prod - numer)
+    k = len(chip.batches)
     step: Val = Val.const(0)
-    for j, it in enumerate(chip.interactions):
-        term = it.multiplicity_at(b.main_next) * b.aux_next[j]
-        step = step + term if it.sign > 0 else step - term
+    for j in range(k):
+        step = step + b.aux_next[j]
     inv_n = pow(b.n, F.P - 2, F.P)
-    # S' = S + terms(next) − C/n on every row, cyclically: forces Σ_rows terms = C
+    # S' = S + Σ_B h_B(next) − C/n on every row, cyclically: forces Σ_rows terms = C
     b.assert_zero("interactions: running sum steps (cyclic, totals the cumulative sum)",
                   b.aux_next[k] - b.aux[k] - step + csum * inv_n)
 
 
 def generate_aux(chip: Chip, main: np.ndarray, alpha: np.ndarray,
-                 beta: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """(aux (k+1, n, 4), cumulative sum (4,), per-bus share) for one chip's main trace (w, n)."""
+                 betas: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """(aux (batches + 1, n, 4), cumulative sum (4,), per-bus share) for one chip's main trace (w, n)."""
     n = main.shape[1]
     row = [Val(c, False) for c in main]
-    a, b = Val(alpha, True), Val(beta, True)
-    k = len(chip.interactions)
-    aux = np.empty((k + 1, n, 4), dtype=np.uint32)
+    a = Val(alpha, True)
+    bs = [Val(np.asarray(x, dtype=np.uint32), True) for x in betas]
+    k = len(chip.batches)
+    aux = np.zeros((k + 1, n, 4), dtype=np.uint32)
     terms = np.zeros((n, 4), dtype=np.uint64)
     by_bus: dict[str, np.ndarray] = {}
-    for j, it in enumerate(chip.interactions):
-        denom = np.ascontiguousarray(np.broadcast_to((a - fingerprint(it, row, b)).to_ext(), (n, 4)))
-        zero = ~denom.any(axis=1)
-        if zero.any():
-            raise ProofError(f"{chip.name}: a tuple's fingerprint equals α at row {int(np.argmax(zero))} "
-                             "(probability ~n/|F_ext|)")
-        aux[j] = E.batch_inv(denom)
-        mult = np.broadcast_to(np.asarray(it.multiplicity_at(row).v, dtype=np.uint32), (n,))
-        term = E.mul_base(aux[j], mult)
-        if it.sign < 0:
-            term = F.neg(term)
-        share = (term.sum(axis=0, dtype=np.uint64) % F.P).astype(np.uint32)
-        by_bus[it.bus] = F.add(by_bus.get(it.bus, np.zeros(4, dtype=np.uint32)), share)
-        terms += term
+    for j, batch in enumerate(chip.batches):
+        for i in batch:
+            it = chip.interactions[i]
+            denom = np.ascontiguousarray(np.broadcast_to((a - fingerprint(it, row, bs)).to_ext(), (n, 4)))
+            zero = ~denom.any(axis=1)
+            if zero.any():
+                raise ProofError(f"{chip.name}: a tuple's fingerprint equals α at row {int(np.argmax(zero))} "
+                                 "(probability ~n/|F_ext|)")
+            mult = np.broadcast_to(np.asarray(it.multiplicity_at(row).v, dtype=np.uint32), (n,))
+            term = E.mul_base(E.batch_inv(denom), mult)
+            if it.sign < 0:
+                term = F.neg(term)
+            share = (term.sum(axis=0, dtype=np.uint64) % F.P).astype(np.uint32)
+            by_bus[it.bus] = F.add(by_bus.get(it.bus, np.zeros(4, dtype=np.uint32)), share)
+            aux[j] = F.add(aux[j], term)
+        terms += aux[j]
     terms %= F.P
     total = (terms.sum(axis=0) % F.P).astype(np.uint32)  # n·2^31 < 2^63
     prefix = (np.cumsum(terms, axis=0) % F.P).astype(np.uint32)
@@ -98,12 +128,13 @@ def generate_aux(chip: Chip, main: np.ndarray, alpha: np.ndarray,
     return aux, total, by_bus
 
 
-def public_sum(tuples: Sequence[PublicTuple], alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
+def public_sum(tuples: Sequence[PublicTuple], alpha: np.ndarray, betas: Sequence[np.ndarray]) -> np.ndarray:
     """The public tuples' share Σ m/(α − fp), computed by the verifier (and the prover) itself."""
     total = np.zeros(4, dtype=np.uint32)
-    a, b = Val(alpha, True), Val(beta, True)
+    a = Val(alpha, True)
+    bs = [Val(np.asarray(x, dtype=np.uint32), True) for x in betas]
     for t in tuples:
         it = Interaction(t.bus, lambda _row, v=t.values: v, lambda _row: 0, 1)
-        denom = (a - fingerprint(it, [], b)).to_ext()  # zero only with probability ~1/|F_ext|
+        denom = (a - fingerprint(it, [], bs)).to_ext()  # zero only with probability ~1/|F_ext|
         total = F.add(total, E.mul_base(E.inv(denom), np.uint32(t.multiplicity % F.P)))
     return total

@@ -7,13 +7,15 @@ import math
 import struct
 from collections.abc import Sequence
 
+import numpy as np
+
 from zkray.zkvm import field as F
 from zkray.zkvm.ext import D
 from zkray.zkvm.multi.chip import Chip, PublicTuple, bus_arities, bus_id
 from zkray.zkvm.params import StarkParams
 from zkray.zkvm.transcript import Transcript
 
-PROTOCOL = b"zkray-multi-stark-v1"
+PROTOCOL = b"zkray-multi-stark-v2"  # v2: independent β_i per tuple position, batched LogUp columns
 SHIFT = F.GENERATOR  # every LDE lives on the coset s·<ω_m>, disjoint from every trace domain
 MAX_LOG_N = 24
 
@@ -27,15 +29,26 @@ def height_groups(log_ns: Sequence[int]) -> list[tuple[int, list[int]]]:
 
 def security_bits(params: StarkParams, chips: Sequence[Chip], log_ns: Sequence[int], public_tuples: int = 0) -> float:
     """Conjectured bits: the single-AIR bound with the field term charged for every group's LDE domain
-    together (their DEEP/ALI and folding errors add up), capped by the LogUp error N·a/|F_ext| (N tuples
-    on the buses, arity ≤ a; docs/multi-stark.md derives it)."""
+    together (their DEEP/ALI and folding errors add up), capped by the LogUp error 2N/|F_ext| (N tuples
+    on the buses, counting padding rows; docs/multi-stark.md derives it)."""
     total = sum(1 << (h + params.log_blowup) for h in set(log_ns))
     bits = params.security_bits(math.log2(total))  # type: ignore[arg-type]
-    arity = max(bus_arities(chips).values(), default=0)
-    tuples = sum(len(c.interactions) << h for c, h in zip(chips, log_ns, strict=True)) + public_tuples
+    tuples = lookup_tuples(chips, log_ns, public_tuples)
     if tuples:
-        bits = min(bits, D * math.log2(F.P) - math.log2(tuples * max(arity, 1)))
+        bits = min(bits, D * math.log2(F.P) - math.log2(2 * tuples))
     return bits
+
+
+def lookup_tuples(chips: Sequence[Chip], log_ns: Sequence[int], public_tuples: int = 0) -> int:
+    """N: every (row, interaction) pair of every chip plus the public tuples."""
+    return sum(len(c.interactions) << h for c, h in zip(chips, log_ns, strict=True)) + public_tuples
+
+
+def lookup_challenges(tr: Transcript, chips: Sequence[Chip]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """α and β_1..β_A (A = the longest tuple on any bus), drawn after every main root is absorbed."""
+    alpha = tr.challenge_ext(b"logup alpha")
+    width = max(bus_arities(chips).values(), default=0)
+    return alpha, [tr.challenge_ext(b"logup beta %d" % i) for i in range(1, width + 1)]
 
 
 def start_transcript(chips: Sequence[Chip], params: StarkParams, log_ns: Sequence[int], public: Sequence[int],

@@ -2,7 +2,7 @@
 
 Steps, in transcript order (the verifier replays them):
  1. per height group, commit the LDE of every chip's main trace (one tree per group);
- 2. draw α, β; each chip builds its LogUp columns and cumulative sum; commit the aux traces per group,
+ 2. draw α, β_1..β_A; each chip builds its (batched) LogUp columns and cumulative sum; commit the aux traces per group,
     absorb every cumulative sum;
  3. draw λ; each chip's constraints over its own LDE coset give its quotient, split into chunks of degree
     < n_chip and committed per group;
@@ -31,7 +31,7 @@ from zkray.zkvm.multi import fri_mixed
 from zkray.zkvm.multi.chip import Chip, PublicTuple, bus_arities, check_public_tuples
 from zkray.zkvm.multi.lookup import eval_chip, generate_aux, public_sum
 from zkray.zkvm.multi.proof import ChipOod, GroupProof, MultiProof
-from zkray.zkvm.multi.protocol import MAX_LOG_N, SHIFT, height_groups, start_transcript
+from zkray.zkvm.multi.protocol import MAX_LOG_N, SHIFT, height_groups, lookup_challenges, start_transcript
 from zkray.zkvm.params import DEFAULT_PARAMS, StarkParams
 from zkray.zkvm.proof import Opening
 from zkray.zkvm.prover import ProverStats
@@ -114,7 +114,7 @@ def prove_multi(chips: Sequence[Chip], traces: Sequence[np.ndarray], public: Seq
     t0 = stats.add("commit", t0)
 
     # 2. interactions: α, β, aux traces, cumulative sums
-    alpha, beta = tr.challenge_ext(b"logup alpha"), tr.challenge_ext(b"logup beta")
+    alpha, betas = lookup_challenges(tr, chips)
     auxes: list[np.ndarray | None] = []
     sums: list[np.ndarray | None] = []
     balance: dict[str, np.ndarray] = {}
@@ -123,16 +123,16 @@ def prove_multi(chips: Sequence[Chip], traces: Sequence[np.ndarray], public: Seq
             auxes.append(None)
             sums.append(None)
             continue
-        aux, total, by_bus = generate_aux(chip, main, alpha, beta)
+        aux, total, by_bus = generate_aux(chip, main, alpha, betas)
         auxes.append(aux)
         sums.append(total)
         for bus, share in by_bus.items():
             balance[bus] = F.add(balance.get(bus, _ZERO4), share)
     if check:
         for chip, main, aux, c in zip(chips, mains, auxes, sums, strict=True):
-            _check_chip(chip, main, aux, [alpha, beta, c if c is not None else _ZERO4], public)
+            _check_chip(chip, main, aux, [alpha, c if c is not None else _ZERO4, *betas], public)
         for pt in public_tuples:
-            share = public_sum([pt], alpha, beta)
+            share = public_sum([pt], alpha, betas)
             balance[pt.bus] = F.add(balance.get(pt.bus, _ZERO4), share)
         unbalanced = sorted(bus for bus, s in balance.items() if s.any())
         if unbalanced:
@@ -168,7 +168,8 @@ def prove_multi(chips: Sequence[Chip], traces: Sequence[np.ndarray], public: Seq
             builder = LdeBuilder(
                 main=[Val(c, False) for c in main_lde], main_next=[Val(np.roll(c, -blowup), False) for c in main_lde],
                 aux=aux_vals, aux_next=[Val(np.roll(v.v, -blowup, axis=0), True) for v in aux_vals],
-                challenges=[Val(alpha, True), Val(beta, True), Val(sums[i] if sums[i] is not None else _ZERO4, True)],
+                challenges=[Val(alpha, True), Val(sums[i] if sums[i] is not None else _ZERO4, True),
+                            *(Val(x, True) for x in betas)],
                 public=public, n=n, m=m, beta=lam,
             )
             eval_chip(chip, builder)

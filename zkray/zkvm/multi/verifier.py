@@ -23,7 +23,14 @@ from zkray.zkvm.multi import fri_mixed
 from zkray.zkvm.multi.chip import Chip, PublicTuple, bus_arities, check_public_tuples
 from zkray.zkvm.multi.lookup import eval_chip, public_sum
 from zkray.zkvm.multi.proof import MultiProof, decode
-from zkray.zkvm.multi.protocol import MAX_LOG_N, SHIFT, height_groups, security_bits, start_transcript
+from zkray.zkvm.multi.protocol import (
+    MAX_LOG_N,
+    SHIFT,
+    height_groups,
+    lookup_challenges,
+    security_bits,
+    start_transcript,
+)
 from zkray.zkvm.params import MIN_SECURITY_BITS, StarkParams
 
 _ONE = np.array([1, 0, 0, 0], dtype=np.uint32)
@@ -112,14 +119,14 @@ def verify_multi(chips: Sequence[Chip], proof: MultiProof, public: Sequence[int]
 
     for gp in proof.groups:
         tr.absorb(b"main root", gp.main_root)
-    alpha, beta = tr.challenge_ext(b"logup alpha"), tr.challenge_ext(b"logup beta")
+    alpha, betas = lookup_challenges(tr, chips)
     for gp, (_, members) in zip(proof.groups, groups, strict=True):
         has_aux = any(chips[i].interactions for i in members)
         if (gp.aux_root is not None) != has_aux:
             raise VerificationError("aux commitment present where no chip has interactions, or missing")
         if gp.aux_root is not None:
             tr.absorb(b"aux root", gp.aux_root)
-    total = public_sum(public_tuples, alpha, beta)
+    total = public_sum(public_tuples, alpha, betas)
     for chip, c in zip(chips, proof.cumulative_sums, strict=True):
         if (c is not None) != bool(chip.interactions):
             raise VerificationError(f"{chip.name}: cumulative sum present without interactions, or missing")
@@ -145,7 +152,7 @@ def verify_multi(chips: Sequence[Chip], proof: MultiProof, public: Sequence[int]
             raise VerificationError("out-of-domain point fell inside an evaluation domain (retry)")
     for i, chip in enumerate(chips):
         c = proof.cumulative_sums[i]
-        _check_ood(chip, proof, i, [alpha, beta, c if c is not None else _ZERO], lam, z, public)
+        _check_ood(chip, proof, i, [alpha, c if c is not None else _ZERO, *betas], lam, z, public)
 
     gammas = [tr.challenge_ext(b"deep") for _ in proof.groups]
     heights = [h for h, _ in groups]
