@@ -10,6 +10,11 @@ another node when the owner is busy, full or dead, so affinity never costs throu
 a shape only some nodes can run (a GPU task), the owner is the first node clockwise from the image's
 hash that fits it, so GPU and CPU jobs each get a stable owner among the nodes that can run them.
 
+GPU memory: built with `gpu_memory_gib` (what a GPU task's segment needs, `zkray.node.capacity`), the
+runtime declares it on every GPU task (a Ray custom resource GPU nodes declare) and hides from the pool the
+GPUs of nodes whose per-GPU memory is smaller, so the pool neither counts their slots nor sends a task
+there; with no such node left, GPU is not runnable and jobs fall back to CPU.
+
 This module does no Ray calls itself (Ray stays behind `RayRuntime`); it wraps any runtime with
 `alive_nodes()` and a `submit(..., node_id=)` keyword.
 """
@@ -20,8 +25,10 @@ import hashlib
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
+from zkray.node.capacity import without_small_gpus
 from zkray.node.proving.placement import TaskShape, fits
 from zkray.node.proving.request import Fault, RemoteProver
 from zkray.policy.degradation import ProverBackend
@@ -119,7 +126,8 @@ class AffinityRuntime:
     when the program travels as an object-store ref. The ring follows the cluster: `nodes()` (what
     `ProvingPool.refresh_cluster` calls) updates it, and `submit` re-reads the nodes at most every
     `refresh_s`, so a join or a loss is seen without the pool asking. `placements` counts tasks per
-    preferred node (None: no preference could be made).
+    preferred node (None: no preference could be made). `gpu_memory_gib` (per GPU task, 0: undeclared):
+    GPU tasks request it, and `nodes()` shows GPUs with less memory as absent.
     """
 
     def __init__(
@@ -130,8 +138,10 @@ class AffinityRuntime:
         key_of: Callable[[ProveArgs], str] | None = None,
         refresh_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
+        gpu_memory_gib: float = 0.0,
     ) -> None:
         self._inner = inner
+        self.gpu_memory_gib = gpu_memory_gib
         self.placer = placer or AffinityPlacer()
         self._key_of = key_of or program_key
         self._refresh_s = refresh_s
@@ -147,7 +157,8 @@ class AffinityRuntime:
         return nodes
 
     def nodes(self) -> list[Mapping[str, float]]:
-        return [resources for _node_id, resources in self._refresh()]
+        """The live nodes as the pool should count them: GPUs too small for a GPU task hidden."""
+        return [without_small_gpus(resources, self.gpu_memory_gib) for _node_id, resources in self._refresh()]
 
     def submit(
         self,
@@ -161,6 +172,8 @@ class AffinityRuntime:
         worth keeping warm)."""
         if self._clock() - self._refreshed_at >= self._refresh_s:
             self._refresh()
+        if backend is ProverBackend.GPU and self.gpu_memory_gib:
+            shape = replace(shape, gpu_memory_gib=self.gpu_memory_gib)
         node_id = None
         if backend is not ProverBackend.REMOTE:
             busy: dict[str, int] = {}

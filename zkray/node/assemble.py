@@ -25,6 +25,7 @@ from zkray.chain.client import EngineClient, RegistryClient
 from zkray.chain.txmanager import TxManager
 from zkray.fetch import InputFetcher
 from zkray.node.affinity import AffinityRuntime
+from zkray.node.capacity import gpu_task_memory_gib, load_capacity
 from zkray.node.chain_access import ChainAccess
 from zkray.node.pipeline import Node
 from zkray.node.prover import ProverService
@@ -114,12 +115,15 @@ async def build_node(
     journal = JobJournal(settings.journal_path)
     fetcher = InputFetcher(settings.fetch, breakers=BreakerView(breakers), clock=time.time)
     # programs stay warm on the node that proved them before: a soft, per-image node preference
-    pool = ProvingPool(runtime or AffinityRuntime(RayRuntime()), settings.proving, breakers=breakers, remote=remote)
+    capacity = load_capacity(settings.calibration, gpu_memory_gib=settings.gpu_memory_gib)  # `zkray calibrate`
+    gpu_gib = gpu_task_memory_gib(capacity, settings.gpu_memory_gib)  # a GPU task never lands on a smaller GPU
+    runtime = runtime or AffinityRuntime(RayRuntime(), gpu_memory_gib=gpu_gib)
+    pool = ProvingPool(runtime, settings.proving, breakers=breakers, remote=remote)
     cache = ProofCache(
         settings.data_dir / "proofs", settings.cache.proof_bytes, ttl_s=settings.cache.proof_ttl_s,
         disk_capacity=settings.cache.proof_disk_bytes, store=LocalObjectStore(),
     )  # fmt: skip
-    prover = ProverService(pool, cache, settings.initial_speed_hz)
+    prover = ProverService(pool, cache, settings.initial_speed_hz, capacity and capacity.watching(runtime.nodes))
     attesters = [Attester(k) for k in target.attester_keys]
     policy = RetryPolicy(
         max_attempts=settings.submit_attempts, initial_delay_s=settings.submit_initial_s,

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from zkray.node.capacity import ClusterCapacity
 from zkray.node.proving import ProveFailed, ProveOutcome, ProveRequest, ProvingPool
 from zkray.policy.compression import Purpose, compress, decompress
 from zkray.policy.degradation import FeatureFlags
@@ -45,16 +46,26 @@ class ProverService:
     `cache` is the node's proof cache: a plain `actors.proof_cache.ProofCache` (pull mode, tests) or the
     proof-cache actor's handle (`actors.handles.ProofCacheHandle`, whose `get`/`put` are coroutines)."""
 
-    def __init__(self, pool: ProvingPool, cache: Any | None, initial_speed_hz: float) -> None:
+    def __init__(
+        self, pool: ProvingPool, cache: Any | None, initial_speed_hz: float, capacity: ClusterCapacity | None = None
+    ) -> None:
         self.pool = pool
         self.cache = cache
-        self.speed = ProvingSpeed(initial_speed_hz)
+        self.capacity = capacity  # calibrated speeds of the live nodes (zkray.node.capacity); None: self.speed
+        self.speed = ProvingSpeed(capacity.peak_hz() if capacity is not None else initial_speed_hz)
         self.proofs = 0
         self.cache_hits = 0
         self.prove_seconds: list[float] = []
         self._proving: dict[tuple[str, str], _InFlight] = {}
         self._by_pool_job: dict[str, _InFlight] = {}
         self._wake = asyncio.Event()
+
+    def speed_for(self, cycles: int) -> ProvingSpeed:
+        """The speed a job of `cycles` is priced at for its deadline: with a calibration, per size on the live
+        nodes and behind the proofs in flight; without one, the measured average (`speed`)."""
+        if self.capacity is None:
+            return self.speed
+        return self.capacity.speed(cycles, backlog_cycles=sum(f.cycles for f in self._proving.values()))
 
     async def prove(self, request: ProveRequest, *, image_id: str, input_digest: str, cycles: int) -> bytes:
         """The job's verified receipt, from the proof cache or a prove task; ProveFailed when it cannot be had."""

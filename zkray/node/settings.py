@@ -55,6 +55,11 @@ class NodeSettings(BaseModel):
     claim_gas: int = Field(120_000, gt=0, description="Gas assumed for a claim when judging profit.")
     submit_gas: int = Field(400_000, gt=0, description="Gas assumed for a submission when judging profit.")
     initial_speed_hz: float = Field(2_000.0, gt=0, description="Proving speed (cycles/s) assumed until measured.")
+    calibration: Path | None = Field(Path("~/.zkray/calibration.json"), description="`zkray calibrate` file, or a "
+                                     "directory of them (one per node type): prices jobs per size on the live nodes "
+                                     "(zkray.node.capacity); absent: initial_speed_hz.")  # fmt: skip
+    gpu_memory_gib: float | None = Field(None, ge=0, description="GPU memory (GiB) a GPU prove task declares "
+                                         "(nodes declare gpu_memory_gib); None: the calibration's.")  # fmt: skip
     reconcile_s: float = Field(30.0, gt=0, description="Period of the getPendingRequests sweep (missed events).")
     heartbeat_s: float = Field(2.0, gt=0, description="Period of the RPC health probe feeding the rpc breaker.")
     health_s: float = Field(0.5, gt=0, description="Period of the degradation-mode update.")

@@ -95,7 +95,7 @@ class JobRunner:
             return
         data, pf = loaded
         self.scheduler.move(job.id, S.PREFLIGHT, expected=S.FETCHING, cycles=pf.cycles)
-        verdict = check_deadline(pf.cycles, self.prover.speed, time.time(), job.expires_at)
+        verdict = check_deadline(pf.cycles, self.prover.speed_for(pf.cycles), time.time(), job.expires_at)
         if not verdict.ok:
             self.scheduler.move(job.id, S.SKIPPED, expected=S.PREFLIGHT, error=f"deadline: {verdict.reason}")
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from zkray.node.config import ProvingConfig
 from zkray.node.proving.errors import NoCapableNode
@@ -23,12 +24,16 @@ class TaskShape:
 
     num_cpus: float
     num_gpus: float = 0.0
+    gpu_memory_gib: float = 0.0  # per GPU, what its segment needs (zkray.node.capacity); 0: not declared
 
-    def ray_options(self) -> dict[str, float]:
-        """Options for `.options(...)`; `num_gpus` only when the task wants a GPU."""
-        options = {"num_cpus": self.num_cpus}
+    def ray_options(self) -> dict[str, Any]:
+        """Options for `.options(...)`; `num_gpus` only when the task wants a GPU, and its memory as the
+        `gpu_memory_gib` custom resource GPU nodes declare (Ray then never puts it where there is less)."""
+        options: dict[str, Any] = {"num_cpus": self.num_cpus}
         if self.num_gpus:
             options["num_gpus"] = self.num_gpus
+            if self.gpu_memory_gib:
+                options["resources"] = {"gpu_memory_gib": self.gpu_memory_gib * max(self.num_gpus, 1.0)}
         return options
 
 
@@ -42,8 +47,12 @@ def shape_for(backend: ProverBackend, config: ProvingConfig) -> TaskShape:
 
 
 def fits(shape: TaskShape, resources: Mapping[str, float]) -> bool:
-    """Whether one node with `resources` (totals) can ever run a task of `shape`."""
-    return resources.get("CPU", 0.0) >= shape.num_cpus and resources.get("GPU", 0.0) >= shape.num_gpus
+    """Whether one node with `resources` (totals) can ever run a task of `shape`: CPUs, GPUs, and each
+    GPU's memory (the node's declared `gpu_memory_gib` over its GPUs) when the task needs some."""
+    gpus = resources.get("GPU", 0.0)
+    if shape.num_gpus and shape.gpu_memory_gib and resources.get("gpu_memory_gib", 0.0) < shape.gpu_memory_gib * gpus:
+        return False
+    return resources.get("CPU", 0.0) >= shape.num_cpus and gpus >= shape.num_gpus
 
 
 def capable_nodes(shape: TaskShape, nodes: Iterable[Mapping[str, float]]) -> int:
