@@ -1,0 +1,112 @@
+"""RV32IM zkVM proving benchmark: one segment of `loop(n)` per size, with the prover's time split.
+
+Run:  .venv/bin/python bench/bench_rv32im.py [--min-log 12] [--max-log 16] [--repeat 1] [--check]
+
+For each size 2^k (k = min-log … 18) it executes `loop(n)` (tests/zkvm/test_rv32im_air_programs.py: ADDI,
+XOR, SLLI, MUL, DIVU, SW, LW, ADD, BNE per iteration) with n chosen so the run fills 2^k CPU rows, then
+prints: cycles, CPU rows, execution + witness generation seconds (the per-cycle Python witness loop),
+`prove_multi` seconds and its phases (commit, aux, quotient, ood, fri, queries), proving speed in kHz
+(cycles / prove_multi s, and cycles / everything incl. execution and witness), verify ms and seal KiB.
+
+Sizes are marked instead of run when the verifier would refuse them (the multi-STARK's security check,
+below 100 bits: 2^18 cycles today) or when k > --max-log (they take minutes on the 2-core machine). The
+debug checker (`check=True`, prove_elf's default) is off unless --check: it re-evaluates every constraint
+on the trace, a development aid that is no part of the proof. A warm-up proof loads the compiled kernels
+first, so JIT compilation is not counted. Prints the load average, since the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "zkvm"))
+
+import numpy as np
+from test_rv32im_air_programs import loop
+
+from zkray.zkvm.multi import PublicTuple, encode, prove_multi, verify_multi
+from zkray.zkvm.multi.protocol import security_bits
+from zkray.zkvm.params import DEFAULT_PARAMS, MIN_SECURITY_BITS
+from zkray.zkvm.prover import ProverStats
+from zkray.zkvm.rv32im.executor import execute, load
+from zkray.zkvm.rv32im.session import Session
+from zkray.zkvm.rv32im_air.statement import CHIPS, Claim, public_inputs, public_tuples
+from zkray.zkvm.rv32im_air.witness import generate
+
+PHASES = ("commit", "aux", "quotient", "ood", "fri", "queries")
+PREAMBLE, PER_ITERATION = 8, 9  # loop(n) runs 8 + 9·n cycles
+
+
+def iterations_for(log_rows: int) -> int:
+    """The largest n whose run leaves at least one padding row in 2^log_rows CPU rows."""
+    return max(1, ((1 << log_rows) - 1 - PREAMBLE) // PER_ITERATION)
+
+
+def statement(iterations: int) -> tuple[Session, list[np.ndarray], list[int], list[PublicTuple], float]:
+    """(session, traces, public inputs, public tuples, seconds of execution + witness) for loop(n)."""
+    t0 = time.perf_counter()
+    program = load(loop(iterations))
+    session = execute(program, b"", trace=True)
+    traces, final_pc = generate(program, session)
+    witness_s = time.perf_counter() - t0
+    return session, traces, public_inputs(program), public_tuples(program, Claim(session.exit_code, final_pc)), \
+        witness_s
+
+
+def measure(log_rows: int, repeat: int, check: bool) -> str:
+    session, traces, pub, tuples, witness_s = statement(iterations_for(log_rows))
+    cpu_rows = traces[CHIPS.index(next(c for c in CHIPS if c.name == "rv32im-cpu"))].shape[1]
+    log_ns = [t.shape[1].bit_length() - 1 for t in traces]
+    bits = security_bits(DEFAULT_PARAMS, CHIPS, log_ns, len(tuples))
+    head = f"| {session.cycles:>7,} | 2^{cpu_rows.bit_length() - 1:<2} |"
+    if bits < MIN_SECURITY_BITS:
+        return head + f" refused by the verifier: {bits:.1f} bits < {MIN_SECURITY_BITS} |"
+    best: tuple[float, ProverStats, object] | None = None
+    for _ in range(repeat):
+        stats = ProverStats()
+        start = time.perf_counter()
+        proof = prove_multi(CHIPS, traces, pub, public_tuples=tuples, check=check, stats=stats)
+        took = time.perf_counter() - start
+        if best is None or took < best[0]:
+            best = (took, stats, proof)
+    assert best is not None
+    prove_s, stats, proof = best
+    start = time.perf_counter()
+    verify_multi(CHIPS, proof, pub, public_tuples=tuples)  # type: ignore[arg-type]
+    verify_ms = 1000 * (time.perf_counter() - start)
+    kib = len(encode(proof)) / 1024  # type: ignore[arg-type]
+    phases = " / ".join(f"{stats.seconds.get(p, 0.0):.2f}" for p in PHASES)
+    return (head + f" {witness_s:6.2f} | {prove_s:6.2f} | {session.cycles / prove_s / 1000:5.2f} | "
+            f"{session.cycles / (prove_s + witness_s) / 1000:5.2f} | {verify_ms:5.0f} | {kib:5.0f} | {bits:.1f} | "
+            f"{phases} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--min-log", type=int, default=12)
+    ap.add_argument("--max-log", type=int, default=16, help="larger sizes (up to 2^18) are listed but not run")
+    ap.add_argument("--repeat", type=int, default=1, help="best of N proofs per size")
+    ap.add_argument("--check", action="store_true", help="run the debug checker inside prove_multi (slower)")
+    args = ap.parse_args()
+    _, traces, pub, tuples, _ = statement(3)
+    prove_multi(CHIPS, traces, pub, public_tuples=tuples, check=args.check)  # warm-up: JIT compilation
+    print(f"loop(n), {len(CHIPS)} chips, check={args.check}, load average {os.getloadavg()[0]:.2f} "
+          f"(1 min) at start, best of {args.repeat}")
+    print("| cycles | CPU rows | exec+witness s | prove s | kHz (prove) | kHz (all) | verify ms | seal KiB | bits | "
+          + " / ".join(PHASES) + " s |")
+    print("| --- " * 10 + "|")
+    for log_rows in range(args.min_log, 19):
+        if log_rows > args.max_log:
+            n = iterations_for(log_rows)
+            print(f"| {PREAMBLE + PER_ITERATION * n:>7,} | 2^{log_rows:<2} | not run (> --max-log {args.max_log}) |")
+            continue
+        print(measure(log_rows, args.repeat, args.check), flush=True)
+    print(f"load average {os.getloadavg()[0]:.2f} (1 min) at the end")
+
+
+if __name__ == "__main__":
+    main()
