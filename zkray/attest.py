@@ -7,6 +7,10 @@ verifier and signs `Statement(imageId, journalDigest, receiptDigest)` under the 
 `abi.encode(receiptDigest, signatures)` with signatures ordered by signer address; the contract
 accepts it when at least `threshold` registered attesters signed.
 
+An RV32IM guest's receipt (a composite of segment proofs) verifies only with the guest's ELF: the
+attester takes it as `program=`, or looks it up by image id in the `programs` it was given (the node
+passes the ELFs its running jobs hold), and refuses to sign a receipt whose program it does not have.
+
 The attester key comes from a file (`--key-file`, one hex line) or the environment (`ZKRAY_ATTESTER_KEY`),
 never from a command-line argument that other users of the machine could read.
 """
@@ -16,7 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +45,15 @@ STATEMENT_TYPEHASH = keccak(text="Statement(bytes32 imageId,bytes32 journalDiges
 
 class AttesterKeyError(ValueError):
     """No usable attester key: pass --key-file or set ZKRAY_ATTESTER_KEY to a 32-byte hex private key."""
+
+
+class UnknownProgram(LookupError):
+    """The receipt is for an ELF guest this attester has no ELF for, so it cannot verify it: pass the ELF
+    (`program=`, `--elf`) or give the attester a program lookup that has it."""
+
+
+ProgramLookup = Callable[[bytes], "bytes | None"]
+"""Image id -> the guest's ELF, or None when not known here."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +101,8 @@ class Attestation:
 class Attester:
     """Holds one attester key; signs only receipts that pass zkray's STARK verifier."""
 
-    def __init__(self, private_key: str | bytes) -> None:
+    def __init__(self, private_key: str | bytes, *, programs: ProgramLookup | None = None) -> None:
+        self._programs = programs
         try:
             self._account: LocalAccount = Account.from_key(private_key)
         except (ValueError, TypeError) as exc:
@@ -108,16 +122,39 @@ class Attester:
             raise AttesterKeyError(f"set {env} or pass a key file")
         return cls(value.strip())
 
-    def attest(self, receipt: Receipt, *, chain_id: int, verifier: str) -> Attestation:
-        """Verify `receipt` (raises VerificationError if it does not verify), then sign its statement."""
-        receipt.verify()
+    def attest(self, receipt: Receipt, *, chain_id: int, verifier: str, program: bytes | None = None) -> Attestation:
+        """Verify `receipt` (raises VerificationError if it does not verify, UnknownProgram if it is an ELF
+        guest's and its ELF is not at hand), then sign its statement."""
+        verify_receipt(receipt, program if program is not None else self._lookup(receipt.image_id))
         statement = Statement.of(receipt)
         return self.sign(statement, chain_id=chain_id, verifier=verifier)
+
+    def _lookup(self, image_id: bytes) -> bytes | None:
+        from zkray.zkvm.guests import by_image_id
+
+        if by_image_id(image_id) is not None or self._programs is None:
+            return None  # a built-in guest: its AIR is the verifier's own, no ELF needed
+        return self._programs(image_id)
 
     def sign(self, statement: Statement, *, chain_id: int, verifier: str) -> Attestation:
         """Sign a statement without verifying: for tests of the contract's rejection paths only."""
         signed = self._account.unsafe_sign_hash(statement.digest(chain_id, verifier))
         return Attestation(statement, self.address, bytes(signed.signature))
+
+
+def verify_receipt(receipt: Receipt, program: bytes | None) -> None:
+    """The check an attester runs: a built-in guest's STARK, or an ELF guest's composite with its ELF."""
+    from zkray.zkvm.guests import by_image_id
+
+    if program is not None:
+        receipt.verify(receipt.image_id, program=program)  # the ELF must hash to the receipt's image id
+        return
+    if by_image_id(receipt.image_id) is None:
+        raise UnknownProgram(
+            f"receipt for image {receipt.image_id.hex()} is not a built-in guest's and its ELF is not at hand; "
+            "pass the ELF (program=, --elf) to verify it"
+        )
+    receipt.verify()
 
 
 def encode_seal(attestations: Iterable[Attestation]) -> bytes:
@@ -143,12 +180,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chain-id", type=int, required=True)
     parser.add_argument("--verifier", required=True, help="the AttestationVerifier contract address")
     parser.add_argument("--key-file", type=Path, default=None, help=f"default: ${KEY_ENV}")
+    parser.add_argument("--elf", type=Path, default=None, help="the guest's ELF (receipts of RV32IM guests)")
     args = parser.parse_args(argv)
     try:
         attester = Attester.load(args.key_file)
         receipt = Receipt.decode(args.receipt.read_bytes())
-        attestation = attester.attest(receipt, chain_id=args.chain_id, verifier=args.verifier)
-    except (AttesterKeyError, ZkvmError, OSError) as exc:
+        program = args.elf.read_bytes() if args.elf is not None else None
+        attestation = attester.attest(receipt, chain_id=args.chain_id, verifier=args.verifier, program=program)
+    except (AttesterKeyError, UnknownProgram, ZkvmError, OSError) as exc:
         print(f"not attested: {exc}", file=sys.stderr)
         return 1
     print(f"{attestation.signer} 0x{attestation.signature.hex()}")

@@ -21,6 +21,7 @@ from zkray.chain.errors import ChainError, ContractError, TxReverted
 from zkray.fetch import FetchError, InputFetcher
 from zkray.node.chain_access import ChainAccess
 from zkray.node.inputs import JobUnprovable, Preflight, builtin_name, fetch_input, preflight, program_elf
+from zkray.node.programs import DEFAULT_SEGMENT_CYCLES, ElfPreflight, NodePrograms, preflight_elf
 from zkray.node.prover import ProverService
 from zkray.node.proving import Fault, ProveFailed, ProveRequest
 from zkray.node.submitter import Settled, Submitter
@@ -74,6 +75,8 @@ class JobRunner:
         *,
         task_timeout_s: float | None,
         drills: Drills | None = None,
+        programs: NodePrograms | None = None,
+        segment_cycles: int = DEFAULT_SEGMENT_CYCLES,
     ) -> None:
         self.scheduler = scheduler
         self.journal = journal
@@ -83,12 +86,20 @@ class JobRunner:
         self.submitter = submitter
         self.task_timeout_s = task_timeout_s
         self.drills = drills or Drills()
+        self.programs = programs  # None: ELF guests are preflighted and skipped (no program cache)
+        self.segment_cycles = segment_cycles
         self.tally = Tally()
 
     # ---- entry points by status ----
 
     async def from_fetching(self, job: JobRecord) -> None:
         """A job the scheduler just handed out (FETCHING)."""
+        try:
+            await self._from_fetching(job)
+        finally:
+            await self._release(job.id)
+
+    async def _from_fetching(self, job: JobRecord) -> None:
         rid = _rid(job)
         loaded = await self._load(job, on_retry=S.QUEUED)
         if loaded is None:
@@ -110,17 +121,28 @@ class JobRunner:
 
     async def from_claimed(self, job: JobRecord) -> None:
         """A job we hold a claim on and have no proof for (after a restart, or a reaped prove)."""
-        if job.status is S.PROVING:
-            job = self.scheduler.work_lost(job.id, "resumed after the node restarted")
-        loaded = await self._load(job, on_retry=None)
-        if loaded is not None:
-            await self.prove_and_submit(job.id, _rid(job), *loaded)
+        try:
+            if job.status is S.PROVING:
+                job = self.scheduler.work_lost(job.id, "resumed after the node restarted")
+            loaded = await self._load(job, on_retry=None)
+            if loaded is not None:
+                await self.prove_and_submit(job.id, _rid(job), *loaded)
+        finally:
+            await self._release(job.id)
 
     async def from_proved(self, job: JobRecord) -> None:
         """A job with a stored proof: submit it (after checking the chain), never prove it again."""
-        if job.status is S.SUBMITTING:
-            self.scheduler.work_lost(job.id, "submission interrupted; checking the chain before resubmitting")
-        await self.submit(job.id, _rid(job))
+        try:
+            if job.status is S.SUBMITTING:
+                self.scheduler.work_lost(job.id, "submission interrupted; checking the chain before resubmitting")
+            await self.submit(job.id, _rid(job))
+        finally:
+            await self._release(job.id)
+
+    async def _release(self, job_id: str) -> None:
+        """The job's task ends: unpin its program (a no-op for a job that held none)."""
+        if self.programs is not None:
+            await self.programs.release(job_id)
 
     # ---- stages ----
 
@@ -128,8 +150,12 @@ class JobRunner:
         """Fetch and preflight; None when the job was moved (skipped, failed, back to the queue)."""
         try:
             data = await fetch_input(self.fetcher, job.input_url, job.input_digest)
+            if builtin_name(job.image_id) is None and self.programs is not None:
+                # an RV32IM guest: its ELF from the program cache (else the registry), pinned for this job
+                program = await self.programs.load(job.image_id, job.id)
+                return data, await preflight_elf(program, data, self.segment_cycles)
             elf = None
-            if builtin_name(job.image_id) is None:  # an RV32IM guest: its ELF comes from the registry
+            if builtin_name(job.image_id) is None:  # no program cache: preflighted, then skipped with the reason
                 program = await self.chain.program(bytes.fromhex(job.image_id.removeprefix("0x")))
                 elf = await program_elf(self.fetcher, job.image_id, str(program["elf_url"]))
             return data, await preflight(job.image_id, data, elf)
@@ -190,9 +216,11 @@ class JobRunner:
 
     async def prove_and_submit(self, job_id: str, rid: int, data: bytes, pf: Preflight) -> None:
         record = self.scheduler.move(job_id, S.PROVING, expected=S.CLAIMED)
+        plan = pf if isinstance(pf, ElfPreflight) else None  # an ELF job fans out into its planned segments
         request = ProveRequest(
             job_id, pf.program, data, kind=pf.kind, image_id=bytes.fromhex(record.image_id.removeprefix("0x")),
             timeout_s=self.task_timeout_s, fault=self.drills.prove_faults.get(rid),
+            segments=plan.segments if plan else None, segment_cycles=plan.segment_cycles if plan else None,
         )  # fmt: skip
         try:
             receipt = await self.prover.prove(
@@ -211,6 +239,14 @@ class JobRunner:
         await self.submit(job_id, rid)
 
     async def submit(self, job_id: str, rid: int) -> None:
+        record = self.journal.get(job_id)
+        if builtin_name(record.image_id) is None and self.programs is not None:
+            # the attesters verify a composite receipt with its ELF: have it here (pinned) before attesting
+            try:
+                await self.programs.load(record.image_id, job_id)
+            except (ChainError, JobUnprovable, FetchError) as exc:
+                log.warning("job %s: its program is unavailable for attestation: %s", job_id, exc)
+                return  # stays PROVED: the reaper submits it again once the program can be had
         record = self.scheduler.move(job_id, S.SUBMITTING, expected=S.PROVED)
         stored = self.journal.get_proof(job_id)
         if stored is None:  # cannot happen: PROVED implies a stored proof

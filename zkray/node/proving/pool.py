@@ -17,6 +17,7 @@ import math
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -24,7 +25,15 @@ from typing import Any, Protocol
 from zkray.node.config import ProvingConfig
 from zkray.node.proving.errors import NoCapableNode, ProveFailed, ProveTaskCrashed, ProveTimeout
 from zkray.node.proving.placement import TaskShape, choose_backend, require_runnable, runnable_backends, shape_for
-from zkray.node.proving.request import Fault, ProveRequest, RemoteProver, expected_image_id
+from zkray.node.proving.request import (
+    COMPOSE,
+    ELF,
+    SEGMENT,
+    Fault,
+    ProveRequest,
+    RemoteProver,
+    expected_image_id,
+)
 from zkray.policy.breaker import BreakerState
 from zkray.policy.degradation import FeatureFlags, HealthSignals, Mode, ProverBackend, flags
 from zkray.policy.retry import ErrorKind, Retrier, classify
@@ -80,9 +89,18 @@ class ProveOutcome:
         return self.receipt is not None
 
 
+PROVE = "prove"
+"""Task part of a job proved in one task (built-in guests, remote calls); ELF jobs use SEGMENT and COMPOSE."""
+
+
 @dataclass
-class _Job:
-    request: ProveRequest
+class _Task:
+    """One unit the pool runs as a Ray task, with its own attempts, deadline and retry state: a whole
+    proof, one segment of an ELF job, or the join of its segments. A segment that fails is retried alone;
+    the segments already proved keep their receipts."""
+
+    part: str  # PROVE, SEGMENT or COMPOSE
+    index: int  # the segment's index (0 for the others)
     retrier: Retrier
     next_at: float
     excluded: set[ProverBackend] = field(default_factory=set)
@@ -90,6 +108,32 @@ class _Job:
     ref: Any = None
     backend: ProverBackend | None = None
     deadline: float = math.inf
+    name: str = ""  # the running (or last) attempt's Ray task name
+    output: Any = None  # a proved segment: the handle of its receipt, passed to the join task as is
+
+    @property
+    def label(self) -> str:
+        return f"segment {self.index}" if self.part == SEGMENT else self.part
+
+
+@dataclass
+class _Job:
+    request: ProveRequest
+    tasks: list[_Task]
+    tried: list[ProverBackend] = field(default_factory=list)  # every attempt of every task, in order
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """One finished attempt, as the pool saw it (kept for the dashboard and for tests to read)."""
+
+    job_id: str
+    part: str
+    index: int
+    attempt: int  # of this task (a segment's retry is attempt 2 of that segment)
+    backend: ProverBackend
+    name: str  # the Ray task's name
+    outcome: str  # "ok", or the error's class and message
 
 
 class ProvingPool:
@@ -117,7 +161,9 @@ class ProvingPool:
         self._rng = rng or random.Random()
         self._jobs: dict[str, _Job] = {}
         self._lock = threading.Lock()  # submit/cancel may come from another thread than poll
-        self.counters = {"started": 0, "proved": 0, "failed": 0, "timeouts": 0, "crashes": 0, "retries": 0}
+        self.counters = {"started": 0, "proved": 0, "failed": 0, "timeouts": 0, "crashes": 0, "retries": 0,
+                         "segments": 0}  # fmt: skip
+        self.records: deque[TaskRecord] = deque(maxlen=4096)
         self._runnable: tuple[ProverBackend, ...] = ()
         self._slots: dict[ProverBackend, int] = {}
         self.refresh_cluster()
@@ -160,14 +206,27 @@ class ProvingPool:
     # ---- jobs ---------------------------------------------------------------------------------------
 
     def submit(self, request: ProveRequest) -> None:
-        """Queue a job's proof; it starts at the next `poll` with a free slot."""
+        """Queue a job's proof; it starts at the next `poll` with a free slot. An ELF job with its planned
+        `segments` fans out into one task per segment, then one join task."""
         if request.image_id is None:
             request = _with_image_id(request)
-        retrier = Retrier(self._config.retry_policy(), self._rng)
+        now = self._clock()
+        if request.kind == ELF and request.segments is not None:
+            if request.segments < 1 or not request.segment_cycles:
+                raise ValueError(f"job {request.job_id}: an ELF job needs segments >= 1 and segment_cycles")
+            tasks = [self._task(SEGMENT, i, now) for i in range(request.segments)]
+        else:
+            tasks = [self._task(PROVE, 0, now)]
         with self._lock:
             if request.job_id in self._jobs:
                 raise ValueError(f"job {request.job_id} is already being proved; wait for its outcome")
-            self._jobs[request.job_id] = _Job(request, retrier, next_at=self._clock())
+            self._jobs[request.job_id] = _Job(request, tasks)
+
+    def _task(self, part: str, index: int, now: float) -> _Task:
+        task = _Task(part, index, Retrier(self._config.retry_policy(), self._rng), next_at=now)
+        if part != PROVE:
+            task.excluded.add(B.REMOTE)  # a remote service proves whole jobs, not our segments
+        return task
 
     def cancel(self, job_id: str) -> bool:
         """Stop proving a job (claimed by another prover, cancelled); kills its task if running."""
@@ -175,14 +234,19 @@ class ProvingPool:
             job = self._jobs.pop(job_id, None)
         if job is None:
             return False
-        if job.ref is not None:
-            self._runtime.kill(job.ref)
+        self._kill_all(job)
         return True
+
+    def _kill_all(self, job: _Job) -> None:
+        for task in job.tasks:
+            if task.ref is not None:
+                self._runtime.kill(task.ref)
+                task.ref = None
 
     def in_flight(self) -> int:
         """Jobs with a task running now."""
         with self._lock:
-            return sum(1 for j in self._jobs.values() if j.ref is not None)
+            return sum(1 for j in self._jobs.values() if any(t.ref is not None for t in j.tasks))
 
     def pending(self) -> int:
         """Jobs not yet finished (running or waiting to start or retry)."""
@@ -199,10 +263,10 @@ class ProvingPool:
             if now - self._refreshed_at >= self._cluster_refresh_s:
                 self._refresh_quietly(now)
             self._start_due(now)
-            running = {j.ref: j for j in self._jobs.values() if j.ref is not None}  # ObjectRefs hash by id
+            running = {t.ref: (j, t) for j in self._jobs.values() for t in j.tasks if t.ref is not None}  # by id
             # Wake for a deadline or a retry falling due; a job due but blocked (no free slot, breaker, mode)
             # can only start after a task ends or `timeout_s` passes: it must not make this a busy loop.
-            wake = min([j.deadline for j in running.values()] + [self._next_retry(now)])
+            wake = min([t.deadline for _, t in running.values()] + [self._next_retry(now)])
             wait_s = max(0.0, min(timeout_s, wake - now))
             waiting = bool(self._jobs)
         ready: list[Any] = []
@@ -213,26 +277,28 @@ class ProvingPool:
         with self._lock:
             now = self._clock()
             for ref in ready:
-                job = running.pop(ref)
-                if self._current(job, ref):
+                job, task = running.pop(ref)
+                if self._current(job, task, ref):
                     try:
-                        receipt = self._runtime.result(ref)
+                        result = self._runtime.result(ref)
                     except Exception as err:
-                        self._failed(job, err, now, outcomes)
+                        self._failed(job, task, err, now, outcomes)
                     else:
-                        self._proved(job, receipt, now, outcomes)
-            for ref, job in running.items():
-                if self._current(job, ref) and now >= job.deadline:
+                        self._proved(job, task, result, now, outcomes)
+            for ref, (job, task) in running.items():
+                if self._current(job, task, ref) and now >= task.deadline:
                     self._runtime.kill(ref)
                     self.counters["timeouts"] += 1
                     limit = self._timeout(job.request)
-                    err = ProveTimeout(f"job {job.request.job_id}: no result within {limit:.0f}s on {job.backend}")
-                    self._failed(job, err, now, outcomes)
+                    err = ProveTimeout(
+                        f"job {job.request.job_id} ({task.label}): no result within {limit:.0f}s on {task.backend}"
+                    )
+                    self._failed(job, task, err, now, outcomes)
         return outcomes
 
-    def _current(self, job: _Job, ref: Any) -> bool:
-        """Is this attempt still the job's live one (not cancelled while the pool waited)?"""
-        return self._jobs.get(job.request.job_id) is job and job.ref is ref
+    def _current(self, job: _Job, task: _Task, ref: Any) -> bool:
+        """Is this attempt still the task's live one (its job not cancelled while the pool waited)?"""
+        return self._jobs.get(job.request.job_id) is job and task.ref is ref
 
     def run(self, requests: Iterable[ProveRequest], *, deadline_s: float) -> dict[str, ProveOutcome]:
         """Prove `requests` and wait for all of them, at most `deadline_s` (a script's or a test's loop);
@@ -252,9 +318,9 @@ class ProvingPool:
         """Counters and what is running where, for the dashboard."""
         by_backend = {b.value: 0 for b in self._runnable}
         with self._lock:
-            for job in self._jobs.values():
-                if job.backend is not None and job.ref is not None:
-                    by_backend[job.backend.value] = by_backend.get(job.backend.value, 0) + 1
+            for task in (t for j in self._jobs.values() for t in j.tasks):
+                if task.backend is not None and task.ref is not None:
+                    by_backend[task.backend.value] = by_backend.get(task.backend.value, 0) + 1
             pending = len(self._jobs)
         return {**self.counters, "pending": pending, "running": by_backend,
                 "runnable": [b.value for b in self._runnable]}  # fmt: skip
@@ -264,64 +330,92 @@ class ProvingPool:
     def _start_due(self, now: float) -> None:
         chain = self._flags.prover_chain()
         busy = {b: 0 for b in self._runnable}
+        due = []
         for job in self._jobs.values():
-            if job.ref is not None and job.backend is not None:
-                busy[job.backend] = busy.get(job.backend, 0) + 1
-        for job in sorted(self._jobs.values(), key=lambda j: j.next_at):
-            if job.ref is not None or job.next_at > now:
-                continue
+            for task in job.tasks:
+                if task.ref is not None and task.backend is not None:
+                    busy[task.backend] = busy.get(task.backend, 0) + 1
+                elif task.ref is None and task.output is None and task.next_at <= now:
+                    due.append((task.next_at, job, task))
+        for _, job, task in sorted(due, key=lambda d: d[0]):
             if sum(busy.values()) >= self._config.max_concurrent:
                 return
             free = [b for b in self._runnable if busy.get(b, 0) < self._slots.get(b, 0)]
-            backend = choose_backend(chain, free, job.excluded, self._allow)
+            backend = choose_backend(chain, free, task.excluded, self._allow)
             if backend is None:
                 continue  # nothing may run it now (mode, breakers, slots): it waits for a later poll
-            self._start(job, backend, now)
+            self._start(job, task, backend, now)
             busy[backend] = busy.get(backend, 0) + 1
 
-    def _start(self, job: _Job, backend: ProverBackend, now: float) -> None:
+    def _start(self, job: _Job, task: _Task, backend: ProverBackend, now: float) -> None:
         r = job.request
-        attempt = len(job.tried) + 1
-        name = f"prove:{r.job_id}:{attempt}:{backend.value}"
-        payload = (r.kind, r.program, r.input, r.image_id, r.fault)
-        job.ref = self._runtime.submit(shape_for(backend, self._config), backend, payload, self._remote, name)
-        job.backend = backend
+        attempt = len(task.tried) + 1
+        payload: tuple[str, Any, Any, bytes | None, Fault | None]
+        if task.part == SEGMENT:
+            name = f"segment:{r.job_id}:{task.index}:{attempt}:{backend.value}"
+            payload = (SEGMENT, r.program, (r.input, task.index, r.segment_cycles), r.image_id, r.fault)
+        elif task.part == COMPOSE:
+            name = f"compose:{r.job_id}:{attempt}:{backend.value}"
+            segments = tuple(t.output for t in job.tasks if t.part == SEGMENT)
+            payload = (COMPOSE, r.program, segments, r.image_id, None)
+        else:
+            name = f"prove:{r.job_id}:{attempt}:{backend.value}"
+            payload = (r.kind, r.program, r.input, r.image_id, r.fault)
+        task.ref = self._runtime.submit(shape_for(backend, self._config), backend, payload, self._remote, name)
+        task.backend, task.name = backend, name
+        task.tried.append(backend)
         job.tried.append(backend)
-        job.deadline = now + self._timeout(r)
+        task.deadline = now + self._timeout(r)
         self.counters["started"] += 1
 
     def _timeout(self, request: ProveRequest) -> float:
         return request.timeout_s if request.timeout_s is not None else self._config.task_timeout_s
 
     def _next_retry(self, now: float) -> float:
-        return min((j.next_at for j in self._jobs.values() if j.ref is None and j.next_at > now), default=math.inf)
+        waiting = (t for j in self._jobs.values() for t in j.tasks if t.ref is None and t.output is None)
+        return min((t.next_at for t in waiting if t.next_at > now), default=math.inf)
 
     def _allow(self, backend: ProverBackend) -> bool:
         service = BREAKER_OF.get(backend)
         return service is None or self._breakers is None or self._breakers.allow(service)
 
-    def _proved(self, job: _Job, receipt: bytes, now: float, outcomes: list[ProveOutcome]) -> None:
-        self._report(job.backend, ok=True)
+    def _record(self, job: _Job, task: _Task, outcome: str) -> None:
+        assert task.backend is not None
+        r = TaskRecord(job.request.job_id, task.part, task.index, len(task.tried), task.backend, task.name, outcome)
+        self.records.append(r)
+
+    def _proved(self, job: _Job, task: _Task, result: bytes, now: float, outcomes: list[ProveOutcome]) -> None:
+        self._report(task.backend, ok=True)
+        self._record(job, task, "ok")
+        if task.part == SEGMENT:  # keep the receipt where it is (the object store); the join reads it there
+            task.output, task.ref, task.deadline = task.ref, None, math.inf
+            self.counters["segments"] += 1
+            segments = [t for t in job.tasks if t.part == SEGMENT]
+            if all(t.output is not None for t in segments):
+                job.tasks.append(self._task(COMPOSE, 0, now))
+            return
         self.counters["proved"] += 1
         self._jobs.pop(job.request.job_id, None)
-        outcomes.append(ProveOutcome(job.request.job_id, receipt, None, len(job.tried), tuple(job.tried)))
+        outcomes.append(ProveOutcome(job.request.job_id, result, None, len(job.tried), tuple(job.tried)))
 
-    def _failed(self, job: _Job, err: Exception, now: float, outcomes: list[ProveOutcome]) -> None:
+    def _failed(self, job: _Job, task: _Task, err: Exception, now: float, outcomes: list[ProveOutcome]) -> None:
         if isinstance(err, ProveTaskCrashed):
             self.counters["crashes"] += 1
         kind = classify(err)
         if kind is not ErrorKind.PERMANENT:  # a bad input says nothing about the backend's health
-            self._report(job.backend, ok=False)
-            if job.backend is not None:
-                job.excluded.add(job.backend)
-        job.ref, job.deadline = None, math.inf
-        decision = job.retrier.on_failure(err, now)
+            self._report(task.backend, ok=False)
+            if task.backend is not None:
+                task.excluded.add(task.backend)
+        self._record(job, task, f"{type(err).__name__}: {err}")
+        task.ref, task.deadline = None, math.inf
+        decision = task.retrier.on_failure(err, now)
         if decision.retry:
             self.counters["retries"] += 1
-            job.next_at = decision.at
+            task.next_at = decision.at
             return
         self.counters["failed"] += 1
         self._jobs.pop(job.request.job_id, None)
+        self._kill_all(job)  # one part failed for good: the other segments' work cannot be used
         failure = ProveFailed(job.request.job_id, len(job.tried), err)
         outcomes.append(ProveOutcome(job.request.job_id, None, failure, len(job.tried), tuple(job.tried)))
 

@@ -1,9 +1,10 @@
 """What one prove task is asked to do, and the code that runs inside it.
 
 The seam: `PROVERS` maps a program kind to a function shaped like `zkray.prove(program, input) ->
-Receipt`. Built-in guests are kind "builtin" (program = guest name); RV32IM ELF guests become kind "elf"
-with one more line here once the zkvm's ELF prover lands. Multi-segment guests fan out below this seam
-(one task per segment) without the pool or the node changing.
+Receipt`. Built-in guests are kind "builtin" (program = guest name). RV32IM ELF guests (kind "elf" with
+`segments` set) do not go through it: the pool fans them out into one task per segment (`run_segment`,
+whose body is `prove_segment_receipt`) and one join task (`run_compose`, whose body is `compose`), so a
+long execution proves in parallel and a lost segment is proved again alone.
 
 `Fault` is a drill, not a test double: it makes a real task hang or its worker die once (guarded by a
 marker file), so an operator, the tests and the end-to-end node can watch the pool kill and retry it.
@@ -40,6 +41,7 @@ class Fault:
     kind: Literal["hang", "crash", "oom", "error"]
     marker: str
     seconds: float = 3600.0
+    segment: int | None = None  # an ELF job: fire only in this segment's task (None: the job's first task)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class ProveRequest:
     image_id: bytes | None = None  # the receipt must be for this program; checked in the task
     timeout_s: float | None = None  # per attempt; the pool's default when None
     fault: Fault | None = None
+    segments: int | None = None  # kind "elf": how many segments preflight planned (one task each)
+    segment_cycles: int | None = None  # kind "elf": cycles per segment (a power of two), as planned
 
 
 class RemoteProver(Protocol):
@@ -95,6 +99,35 @@ def run_prove(
         raise UnknownProgramKind(f"no prover for program kind {kind!r}; known: {sorted(PROVERS)}")
     receipt = prover(program, input)
     receipt.verify(image_id)
+    return receipt.encode()
+
+
+ELF = "elf"
+SEGMENT = "segment"
+COMPOSE = "compose"
+"""Program kinds: an ELF job, and the two task kinds it fans out into."""
+
+
+def run_segment(
+    backend: ProverBackend, elf: bytes, input: bytes, index: int, segment_cycles: int, fault: Fault | None
+) -> bytes:
+    """The body of a segment task: prove segment `index` of the ELF's run on `input` (pure: it re-executes
+    untraced up to the segment, then traces and proves it) and return the encoded segment receipt."""
+    if fault is not None and fault.segment in (None, index):
+        _trigger(fault)
+    from zkray.zkvm.continuation import prove_segment_receipt  # the composite prover (docs/segments-plan.md §3)
+
+    return bytes(prove_segment_receipt(bytes(elf), bytes(input), index, segment_cycles))
+
+
+def run_compose(backend: ProverBackend, elf: bytes, image_id: bytes | None, *segments: bytes) -> bytes:
+    """The body of the join task: chain the segment receipts into one composite receipt, verify it with
+    the ELF (every segment's proof and the state-digest chain), return its encoding. A composite that
+    does not verify never leaves the task, like any other receipt."""
+    from zkray.zkvm.continuation import compose
+
+    receipt = compose(bytes(elf), [bytes(s) for s in segments])
+    receipt.verify(image_id, program=bytes(elf))
     return receipt.encode()
 
 

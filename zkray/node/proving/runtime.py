@@ -1,8 +1,9 @@
 """Every Ray call the proving pool makes, behind one small class (the pool's logic never imports Ray).
 
-`ray.remote` is applied here, once, to the task body `run_prove`, with `max_retries=0`: retries are the
-pool's decision (retry policy, fallback backend, breakers), not Ray's silent re-execution. A hung task
-is killed with `ray.cancel(force=True)`, which ends its worker process; Ray starts a fresh one.
+`ray.remote` is applied here, once, to each task body (`run_prove`; for ELF jobs `run_segment` and
+`run_compose`), with `max_retries=0`: retries are the pool's decision (retry policy, fallback backend,
+breakers), not Ray's silent re-execution. A hung task is killed with `ray.cancel(force=True)`, which
+ends its worker process; Ray starts a fresh one.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from zkray.node.proving.errors import ProveTaskCrashed
 from zkray.node.proving.placement import TaskShape
-from zkray.node.proving.request import Fault, RemoteProver, run_prove
+from zkray.node.proving.request import COMPOSE, SEGMENT, Fault, RemoteProver, run_compose, run_prove, run_segment
 from zkray.policy.degradation import ProverBackend
 
 _prove_task = ray.remote(max_retries=0, retry_exceptions=False)(run_prove)
+_segment_task = ray.remote(max_retries=0, retry_exceptions=False)(run_segment)
+_compose_task = ray.remote(max_retries=0, retry_exceptions=False)(run_compose)
 
 # Errors that mean the worker (or its node) went away: the task may succeed on a fresh worker.
 _CRASHES = (
@@ -65,6 +68,12 @@ class RayRuntime:
             options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(
                 node_id, soft=True, _spill_on_unavailable=True
             )
+        if kind == SEGMENT:  # input = (job input, index, segment cycles); the ELF and input may be refs
+            data, index, segment_cycles = input_
+            return _segment_task.options(**options).remote(backend, program, data, index, segment_cycles, fault)
+        if kind == COMPOSE:  # input = the finished segments' refs: top-level arguments, resolved by Ray in the
+            # worker straight from the object store, never copied through this process
+            return _compose_task.options(**options).remote(backend, program, image_id, *input_)
         return self._task.options(**options).remote(backend, kind, program, input_, image_id, fault, remote)
 
     def wait(self, refs: Sequence[Any], timeout_s: float) -> list[Any]:
