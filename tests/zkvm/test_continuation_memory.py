@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from zkray.zkvm.elf import PF_R, PF_W, PF_X, Segment, load_elf, write_elf
 from zkray.zkvm.errors import VerificationError
 from zkray.zkvm.rv32im.executor import initial_memory
 from zkray.zkvm.rv32im.image import image_id
-from zkray.zkvm.rv32im.segment import Boundary
+from zkray.zkvm.rv32im.segment import Boundary, execute_segment, plan_segments
 
 DEPTH = 6  # 64 words: small enough for a dense reference
 
@@ -130,3 +131,26 @@ def test_state_digest_binds_every_field():
         check_boundary(Boundary(0, (0,) * 31, 0, 0), "b")
     program = load_elf(write_elf(0x1_0000, [(0x1_0000, b"\x13\x00\x00\x00", PF_R | PF_X)]))
     assert initial_boundary(program) == Boundary(0x1_0000, (0,) * 32, 0, 0)
+
+
+def test_witness_roots_chain_across_real_segments():
+    """On a real run that reads input and writes a journal: each segment's `after` values with its start
+    siblings give exactly the root of the next segment's start memory, so the digests chain."""
+    elf = open("guest/sha256.elf", "rb").read()
+    data = bytes(range(256)) * 3
+    n = 1 << 12
+    runs = [execute_segment(elf, data, i, segment_cycles=n)
+            for i in range(plan_segments(elf, data, segment_cycles=n).segments)]
+    assert len(runs) >= 3 and any(r.input_chunk for r in runs) and any(r.journal_chunk for r in runs)
+    program = load_elf(elf)
+    digest = state_digest(initial_boundary(program), M.image_root(program, image_id(program)))
+    for run, nxt in itertools.pairwise(runs):
+        tree = M.SparseTree.of_memory(run.start_memory)
+        sib = tree.witness([a for a, _, _ in run.memory])
+        pre = M.root_from_witness([(a, b) for a, b, _ in run.memory], sib)
+        post = M.root_from_witness([(a, c) for a, _, c in run.memory], sib)
+        assert pre == tree.root
+        assert state_digest(run.start, pre) == digest
+        assert post == M.SparseTree.of_memory(nxt.start_memory).root
+        digest = state_digest(run.end, post)
+        assert digest == state_digest(nxt.start, post)
