@@ -44,3 +44,14 @@ def test_coset_lde_evaluates_the_same_polynomial(log_n, log_blowup):
 def test_non_power_of_two_is_refused():
     with pytest.raises(ValueError, match="power of two"):
         ntt.ntt(np.zeros((1, 6), dtype=np.uint32))
+
+
+@pytest.mark.parametrize(("count", "size"), [(3, 16), (5, 8), (1, 4), (16, 16), (9, 64)])
+def test_coset_ntt_of_a_short_coefficient_list_matches_naive(count, size):
+    # The kernel skips the stages that only copy the zero tail; any count ≤ size must still be exact.
+    rng = np.random.default_rng(count * size)
+    coeffs = rng.integers(0, P, (2, count)).astype(np.uint32)
+    got = ntt.coset_ntt(coeffs, F.GENERATOR, size)
+    points = ntt.domain(size.bit_length() - 1, F.GENERATOR)
+    for row in range(2):
+        assert got[row].tolist() == _naive_eval(coeffs[row], points)

@@ -15,15 +15,28 @@ import numpy as np
 from zkray.zkvm import field as F
 
 _P = np.uint64(F.P)
+_P32 = np.uint32(F.P)
+_M32 = np.uint64(0xFFFFFFFF)
+_S32 = np.uint64(32)
+_R = (1 << 32) % F.P  # Montgomery radix R = 2^32 mod p: twiddles are stored as w·R
+_PINV = np.uint64((-pow(F.P, -1, 1 << 32)) % (1 << 32))  # −p^(−1) mod 2^32
 
 
 @lru_cache(maxsize=64)
 def _tables(log_n: int, inverse: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(twiddles of every stage in Montgomery form, bit-reversal permutation).
+
+    Stage `half` (butterflies of span 2·half) reads twiddles[half − 1 : 2·half − 1] = ω_(2·half)^k·R for
+    k < half: contiguous, so the butterfly loop is a straight vector loop."""
     n = 1 << log_n
-    w = F.root_of_unity(log_n)
-    if inverse:
-        w = pow(w, F.P - 2, F.P)
-    twiddles = F.powers(w, max(n // 2, 1))
+    twiddles = np.zeros(max(n - 1, 1), dtype=np.uint32)
+    half = 1
+    while half < n:
+        w = F.root_of_unity(half.bit_length())
+        if inverse:
+            w = pow(w, F.P - 2, F.P)
+        twiddles[half - 1 : 2 * half - 1] = F.mul(F.powers(w, half), np.uint32(_R))
+        half *= 2
     rev = np.zeros(n, dtype=np.int64)
     for bit in range(log_n):
         rev |= ((np.arange(n) >> bit) & 1) << (log_n - 1 - bit)
@@ -32,26 +45,63 @@ def _tables(log_n: int, inverse: bool) -> tuple[np.ndarray, np.ndarray]:
     return twiddles, rev
 
 
-@numba.njit(cache=True, parallel=True)
-def _ntt_inplace(mat: np.ndarray, twiddles: np.ndarray, rev: np.ndarray) -> None:
+@numba.njit(cache=True, error_model="numpy")
+def _butterflies(lo: np.ndarray, hi: np.ndarray, tw: np.ndarray) -> None:
+    """(lo, hi) <- (lo + w·hi, lo − w·hi) elementwise, w = tw·R^(−1) (Montgomery product).
+
+    Only 32×32→64-bit products, shifts and compares, so LLVM vectorises it (the `% p` of a 64-bit
+    product it cannot): t = hi·w', m = (t mod 2^32)·(−p^(−1)) mod 2^32, (t + m·p)/2^32 ≡ hi·w (mod p) and
+    lies below 2p (t < 2^62, m·p < 2^63), so one conditional subtraction makes it canonical."""
+    for k in range(lo.shape[0]):
+        v = _mont_mul(hi[k], tw[k])
+        u = lo[k]
+        s = u + v
+        lo[k] = s - _P32 if s >= _P32 else s
+        hi[k] = u + _P32 - v if u < v else u - v
+
+
+@numba.njit(cache=True, inline="always")
+def _mont_mul(x: np.uint32, w: np.uint32) -> np.uint32:
+    """x·w·R^(−1) mod p, canonical (see `_butterflies`)."""
+    t = np.uint64(x) * np.uint64(w)
+    m = ((t & _M32) * _PINV) & _M32
+    v = np.uint32((t + m * _P) >> _S32)
+    return v - _P32 if v >= _P32 else v
+
+
+@numba.njit(cache=True, parallel=True, error_model="numpy")
+def _ntt_inplace(mat: np.ndarray, twiddles: np.ndarray, rev: np.ndarray, log_zero_pad: int) -> None:
+    """Radix-2 DIT over each row: bit-reversal, then stages of `_butterflies` on contiguous halves.
+
+    `log_zero_pad` = b when only the first n/2^b coefficients can be non-zero (a coset LDE): after the
+    bit reversal each block of 2^b holds one non-zero value at its start, and the first b stages only
+    copy it across the block, so they are done as that copy."""
     width, n = mat.shape
+    block = 1 << log_zero_pad
     for c in numba.prange(width):
         a = mat[c]
         for i in range(n):
             j = rev[i]
             if i < j:
                 a[i], a[j] = a[j], a[i]
-        half = 1
-        while half < n:
-            stride = n // (2 * half)
+        if block > 1:
+            for start in range(0, n, block):
+                for k in range(1, block):
+                    a[start + k] = a[start]
+        half = block
+        while half < min(n, 8):  # short spans: a scalar loop beats a call per 1–4 butterflies
             for start in range(0, n, 2 * half):
                 for k in range(half):
-                    w = np.uint64(twiddles[k * stride])
-                    u = np.uint64(a[start + k])
-                    v = (np.uint64(a[start + k + half]) * w) % _P
+                    v = _mont_mul(a[start + k + half], twiddles[half - 1 + k])
+                    u = a[start + k]
                     s = u + v
-                    a[start + k] = np.uint32(s - _P if s >= _P else s)
-                    a[start + k + half] = np.uint32(u + _P - v if u < v else u - v)
+                    a[start + k] = s - _P32 if s >= _P32 else s
+                    a[start + k + half] = u + _P32 - v if u < v else u - v
+            half *= 2
+        while half < n:
+            tw = twiddles[half - 1 : 2 * half - 1]
+            for start in range(0, n, 2 * half):
+                _butterflies(a[start : start + half], a[start + half : start + 2 * half], tw)
             half *= 2
 
 
@@ -65,7 +115,7 @@ def ntt(mat: np.ndarray) -> np.ndarray:
     """Evaluations on the subgroup <ω_n> of the polynomials whose coefficients are the rows of `mat`."""
     out = np.array(mat, dtype=np.uint32, copy=True, ndmin=2)
     twiddles, rev = _tables(_log2(out.shape[1]), False)
-    _ntt_inplace(out, twiddles, rev)
+    _ntt_inplace(out, twiddles, rev, 0)
     return out
 
 
@@ -74,7 +124,7 @@ def intt(mat: np.ndarray) -> np.ndarray:
     out = np.array(mat, dtype=np.uint32, copy=True, ndmin=2)
     n = out.shape[1]
     twiddles, rev = _tables(_log2(n), True)
-    _ntt_inplace(out, twiddles, rev)
+    _ntt_inplace(out, twiddles, rev, 0)
     return F.mul(out, np.uint32(pow(n, F.P - 2, F.P)))
 
 
@@ -87,7 +137,7 @@ def coset_ntt(coeffs: np.ndarray, shift: int, size: int) -> np.ndarray:
     padded = np.zeros((width, size), dtype=np.uint32)
     padded[:, :n] = F.mul(coeffs, F.powers(shift, n))
     twiddles, rev = _tables(_log2(size), False)
-    _ntt_inplace(padded, twiddles, rev)
+    _ntt_inplace(padded, twiddles, rev, (size // n).bit_length() - 1)  # the zero tail skips stages
     return padded
 
 
