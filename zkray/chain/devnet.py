@@ -240,6 +240,16 @@ class Devnet:
             attester_threshold=self._threshold,
         )
 
+    def register_program(self, name: str, image_id: bytes, elf_url: str) -> None:
+        """Register one more program with the attestation verifier, as the owner: an RV32IM ELF guest whose
+        ELF the nodes fetch from `elf_url` (`zkray://guest/<file stem>` for a guest bundled in `guest/`)."""
+        assert self.deployment is not None and self.roles is not None, "start the devnet first"
+        w3 = self.web3()
+        reg = w3.eth.contract(address=self.deployment.registry, abi=abi("ProgramRegistry"))
+        call = reg.functions.registerProgram(image_id, name, self.deployment.verifier, elf_url)
+        _transact(w3, self.roles.owner.address, call)
+        self.deployment.guests[name] = "0x" + image_id.hex()
+
     # ---- anvil controls (tests and benchmarks) ----
 
     def web3(self) -> Web3:

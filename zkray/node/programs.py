@@ -23,9 +23,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
-from zkray.node.inputs import JobUnprovable, Preflight, program_elf
+from zkray.node.inputs import GUEST_DIR, GUEST_SCHEME, JobUnprovable, Preflight, program_elf
 from zkray.zkvm.errors import ZkvmError
 
 DEFAULT_SEGMENT_CYCLES = 1 << 13
@@ -127,6 +128,27 @@ async def preflight_elf(program: LoadedProgram, data: bytes, segment_cycles: int
     if plan.exit_code != 0:  # a receipt verifies only for a run that succeeded (exit 0), as RISC Zero's does
         raise JobUnprovable(f"the ELF guest exits with code {plan.exit_code} on this input ({plan.cycles} cycles)")
     return ElfPreflight("elf", program.handle, plan.cycles, segments=plan.segments, segment_cycles=plan.segment_cycles)
+
+
+@dataclass(frozen=True)
+class BundledGuest:
+    """An RV32IM guest shipped in `guest/`, as the devnet registers it."""
+
+    name: str  # the registry name, "<stem>.elf" (the built-in AIR guests own the bare names "fib", ...)
+    image_id: bytes
+    elf_url: str  # zkray://guest/<stem>: resolved to this repository's guest/<stem>.elf
+
+
+def bundled_guests(directory: Path = GUEST_DIR) -> dict[str, BundledGuest]:
+    """Every ELF in `guest/` by file stem, with its image id (what the embedded default registers)."""
+    from zkray.zkvm.elf import load_elf
+    from zkray.zkvm.rv32im.image import image_id
+
+    out = {}
+    for path in sorted(directory.glob("*.elf")):
+        iid = image_id(load_elf(path.read_bytes()))
+        out[path.stem] = BundledGuest(f"{path.stem}.elf", iid, GUEST_SCHEME + path.stem)
+    return out
 
 
 def _norm(image_id: str) -> str:
