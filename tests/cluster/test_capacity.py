@@ -21,6 +21,7 @@ from zkray.node.capacity import (
     load_calibrations,
     load_capacity,
     match,
+    ray_resources,
     without_small_gpus,
 )
 from zkray.node.config import ProvingConfig
@@ -199,3 +200,10 @@ def test_small_gpus_are_hidden_from_placement() -> None:
     placer = AffinityPlacer()
     placer.update([("small", small), ("four", four_small), ("big", big)])
     assert {placer.owner(f"image-{i}", shape) for i in range(50)} == {"big"}
+
+
+def test_a_machine_declares_its_gpus_memory_rounded_down() -> None:
+    a10g = Gpu(name="NVIDIA A10G", memory_bytes=23028 << 20)
+    assert ray_resources([]) == {}
+    assert ray_resources([a10g]) == {GPU_MEMORY_RESOURCE: 22.48}  # 22.488 GiB: never promise more
+    assert ray_resources([a10g] * 4) == {GPU_MEMORY_RESOURCE: 89.95}

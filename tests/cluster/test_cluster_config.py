@@ -11,10 +11,12 @@ GPUs, the head runs the node, the repository is what gets installed) are checked
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import tomllib
 from pathlib import Path
@@ -27,6 +29,8 @@ import yaml
 from ray._private.label_utils import validate_node_label_syntax, validate_node_labels
 from ray.autoscaler._private.commands import _bootstrap_config
 from ray.autoscaler._private.util import prepare_config, validate_config
+
+from zkray.node.capacity import GPU_MEMORY_RESOURCE, per_gpu_memory_gib, without_small_gpus
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND_KEYS = ("initialization_commands", "setup_commands", "head_setup_commands", "worker_setup_commands",
@@ -80,14 +84,60 @@ def test_aws_gpu_workers_autoscale_and_head_has_no_gpu():
     assert 1 <= prepared["idle_timeout_minutes"] <= 60
 
 
+DLAMI_PARAMETER = "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-24.04/latest/ami-id"
+
+
 def test_aws_nodes_share_one_documented_image():
-    """One AMI for every node type (a YAML anchor), so replacing it once is enough."""
+    """One image for every node type (a YAML anchor): AWS's Deep Learning Base OSS Nvidia Driver GPU AMI
+    (Ubuntu 24.04, x86_64) by its public SSM parameter, which EC2 resolves at launch in any region; the
+    file says how to pin the literal id instead. No placeholder is left to replace."""
+    text = (ROOT / "cluster.yaml").read_text()
     config = load("cluster.yaml")
     images = {t["node_config"]["ImageId"] for t in config["available_node_types"].values()}
-    assert len(images) == 1
-    (image,) = images
-    assert image.startswith("ami-")
-    assert "describe-images" in (ROOT / "cluster.yaml").read_text()
+    assert images == {f"resolve:ssm:{DLAMI_PARAMETER}"}
+    assert f"--name {DLAMI_PARAMETER}" in text and "describe-images" in text
+    assert "REPLACE" not in text.upper()
+
+
+# What one GPU of each instance type has (nvidia-smi memory.total, MiB) and how many it has.
+GPU_FACTS = {"g5.2xlarge": ("A10G", 1, 23028), "g5.12xlarge": ("A10G", 4, 23028),
+             "p4d.24xlarge": ("A100-40G", 8, 40960)}  # fmt: skip
+
+
+def test_aws_gpu_types_declare_their_gpus_and_memory():
+    """Each GPU type's resources match its instance type: GPU count, accelerator, and `gpu_memory_gib`
+    (the sum over its GPUs, rounded down) so a prove task's declared segment memory picks a type that
+    holds it, and a task needing more than an A10G's is sent only to the A100 type."""
+    types = load("cluster.yaml")["available_node_types"]
+    seen = set()
+    for name, t in types.items():
+        instance, resources = t["node_config"]["InstanceType"], t["resources"]
+        if not resources.get("GPU"):
+            assert GPU_MEMORY_RESOURCE not in resources, name
+            continue
+        accelerator, count, mib = GPU_FACTS[instance]
+        seen.add(instance)
+        assert resources["GPU"] == count and resources[f"accelerator_type:{accelerator}"] == count, name
+        assert resources[GPU_MEMORY_RESOURCE] == count * (mib // 1024), name
+        assert t["labels"]["zkray/gpu-memory-mib"] == str(mib), name
+    assert seen == set(GPU_FACTS)
+    holds_30 = {n for n, t in types.items() if without_small_gpus(t["resources"], 30.0).get("GPU")}
+    assert holds_30 == {"gpu.a100.x8"}
+    assert per_gpu_memory_gib(types["gpu.a10g.x4"]["resources"]) == 22
+
+
+def test_local_machines_declare_their_gpu_memory():
+    """cluster-local.yaml starts Ray with `--resources` from `python -m zkray.node.capacity` (nvidia-smi);
+    that command prints a JSON object Ray accepts: {} here, where there is no GPU."""
+    config = load("cluster-local.yaml")
+    starts = [c for c in config["head_start_ray_commands"] + config["worker_start_ray_commands"] if "ray start" in c]
+    assert len(starts) == 2
+    for cmd in starts:
+        assert '--resources="$(~/zkray/.venv/bin/python -m zkray.node.capacity)"' in cmd
+    out = subprocess.run([sys.executable, "-m", "zkray.node.capacity"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120, check=True).stdout  # fmt: skip
+    resources = json.loads(out)
+    assert isinstance(resources, dict) and all(isinstance(v, float) and v > 0 for v in resources.values())
 
 
 def test_node_labels_are_valid_ray_labels():

@@ -20,19 +20,22 @@ speed measured by `zkray calibrate` on each kind of node is the better prior, an
   `gpu_memory_gib` as a Ray custom resource (the sum over their GPUs) and `zkray.node.affinity` hides the
   GPUs of a node whose per-GPU memory is smaller, so such a task is never sent there.
 
-Pure but for `load` (reads files); the live nodes come from a callable (the pool's runtime), so the
+`python -m zkray.node.capacity` prints the resources a machine declares (`ray start --resources`).
+
+Pure but for the loading (reads files) and `main`; the live nodes come from a callable (the pool's runtime), so the
 arithmetic is tested with resource dicts.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zkray.calibrate import DEFAULT_PATH, GPU_HEADROOM, Calibration, CalibrationError
+from zkray.calibrate import DEFAULT_PATH, GPU_HEADROOM, Calibration, CalibrationError, Gpu, detect_gpus
 from zkray.calibrate import load as load_file
 from zkray.policy.profitability import ProvingSpeed
 
@@ -168,3 +171,20 @@ def gpu_task_memory_gib(capacity: ClusterCapacity | None, configured: float | No
     if configured is not None:
         return configured
     return capacity.gpu_memory_gib if capacity is not None else 0.0
+
+
+def ray_resources(gpus: Sequence[Gpu]) -> dict[str, float]:
+    """The custom resources a node declares to Ray (`ray start --resources`): its GPUs' memory in GiB,
+    summed, rounded down to 1/100 GiB (a task must never be promised memory the GPU lacks); {} without GPUs."""
+    total = sum(g.memory_bytes for g in gpus)
+    return {GPU_MEMORY_RESOURCE: math.floor(100 * total / GiB) / 100} if total else {}
+
+
+def main() -> None:
+    """`python -m zkray.node.capacity`: this machine's resources as JSON, for `ray start --resources=…`
+    on machines Ray's launcher does not describe itself (cluster-local.yaml)."""
+    print(json.dumps(ray_resources(detect_gpus())))
+
+
+if __name__ == "__main__":
+    main()
