@@ -3,7 +3,7 @@
 How a forgery is built so that it breaks exactly one thing: program P holds the instruction under test at
 one pc; program P' is P with that one word replaced (e.g. ADD → SUB). P' runs honestly, and its witness is
 patched back to claim P's instruction at that pc (the CPU row's decoded fields and flags, the program
-table row, the image word in RAM; the SUM/DIFF units recomputed for P's operands). Every later value,
+table row; the SUM/DIFF units recomputed for P's operands). Every later value,
 register and memory access then follows P'’s (wrong) result consistently, so what is left broken is the
 one constraint or bus that ties that instruction's result, next pc or memory access to its operands.
 The debug checker names the broken CPU constraint (or finds none when only a bus breaks); with check=False
@@ -20,13 +20,14 @@ from zkray.zkvm.air import DebugBuilder
 from zkray.zkvm.elf import PF_R, PF_W, PF_X, write_elf
 from zkray.zkvm.errors import VerificationError
 from zkray.zkvm.multi import prove_multi
-from zkray.zkvm.rv32im import execute, load_elf
+from zkray.zkvm.rv32im import load_elf
 from zkray.zkvm.rv32im.isa import encode
+from zkray.zkvm.rv32im.segment import execute_segment
 from zkray.zkvm.rv32im_air import cpu as C
-from zkray.zkvm.rv32im_air import memory as M
 from zkray.zkvm.rv32im_air import tables as T
 from zkray.zkvm.rv32im_air.decode import decode
-from zkray.zkvm.rv32im_air.statement import CHIPS, Claim, public_inputs, public_tuples, verify_elf
+from zkray.zkvm.rv32im_air.segment import claim_of, public_inputs, public_tuples
+from zkray.zkvm.rv32im_air.statement import CHIPS, verify_elf
 from zkray.zkvm.rv32im_air.witness import _units, byte_table, generate
 
 CODE, DATA = 0x1_0000, 0x2_0000
@@ -53,11 +54,16 @@ def _elf(words):
     return write_elf(CODE, [(CODE, code, PF_R | PF_X), (DATA, data, PF_R | PF_W)])
 
 
+def whole_run(elf, input=b""):
+    """The one segment that is the whole run."""
+    return execute_segment(elf, input, 0, segment_cycles=1 << 10)
+
+
 def forge(honest_word, fake_word):
     """(P's ELF, the forged claim, the forged traces): P' run, patched to claim P's word at the slot."""
     p, fake = _elf(_words(honest_word)), _elf(_words(fake_word))
-    session = execute(fake)
-    traces, final_pc = generate(load_elf(fake), session)
+    run = whole_run(fake)
+    traces = generate(load_elf(fake), run)
     pc = CODE + 4 * SLOT
     d = decode(honest_word, pc)
     cpu = traces[2].T.astype(np.int64)
@@ -78,17 +84,12 @@ def forge(honest_word, fake_word):
     prog = traces[1]
     j = int(np.nonzero(prog[T.PFIELDS[0]] == pc)[0][0])
     prog[list(T.PFIELDS), j] = d.fields()
-    ram = traces[4]
-    addr = sum(ram[c].astype(np.int64) << (8 * k) for k, c in enumerate(M.MADDR))
-    j = int(np.nonzero(addr == pc)[0][0])
-    for cols in (M.MINIT, M.MFINAL):
-        ram[list(cols), j] = list(honest_word.to_bytes(4, "little"))
     traces[0] = byte_table(CHIPS, traces)
-    return p, Claim(session.exit_code, final_pc), traces
+    return p, claim_of(run), traces
 
 
-def cpu_violations(traces, program):
-    builder = DebugBuilder(C.CPU.air, traces[2], None, [], public_inputs(program))
+def cpu_violations(traces, claim):
+    builder = DebugBuilder(C.CPU.air, traces[2], None, [], public_inputs(claim))
     C.CPU.air.eval(builder)
     return {v.constraint for v in builder.violations}
 
@@ -137,13 +138,13 @@ def test_one_wrong_value_is_rejected(case):
     elf, claim, traces = forge(honest, fake)
     program = load_elf(elf)
     pts = public_tuples(program, claim)
-    proof = prove_multi(CHIPS, traces, public_inputs(program), public_tuples=pts, check=False)
+    proof = prove_multi(CHIPS, traces, public_inputs(claim), public_tuples=pts, check=False)
     if breaks.startswith("bus"):
-        assert not cpu_violations(traces, program)  # the CPU's own constraints hold: only the bus breaks
+        assert not cpu_violations(traces, claim)  # the CPU's own constraints hold: only the bus breaks
         with pytest.raises(VerificationError, match="interactions do not balance"):
             verify_elf(elf, claim, proof)
     else:
-        assert any(breaks in v for v in cpu_violations(traces, program))
+        assert any(breaks in v for v in cpu_violations(traces, claim))
         with pytest.raises(VerificationError, match="rv32im-cpu: constraints do not hold"):
             verify_elf(elf, claim, proof)
 
@@ -175,17 +176,6 @@ def test_byte_table_rows_are_exactly_the_byte_pairs_with_their_and_xor():
     half = table.copy()
     half[T.XBITS[0], 7] = 2  # not a bit
     assert "bit x_bit[0] is boolean" in _air_violations(T.BYTES.air, half)
-
-
-def test_ram_addresses_must_strictly_increase():
-    p = _elf(_words(encode("lw", rd=5, rs1=31, imm=0)))
-    traces, _ = generate(load_elf(p), execute(p))
-    ram = traces[4]
-    assert not _air_violations(M.RAM.air, ram)
-    dup = ram.copy()
-    dup[list(M.MADDR), 1] = dup[list(M.MADDR), 0]  # two rows for one address: two initial values
-    dup[list(M.MGAP), 1] = 0
-    assert "addresses strictly increase (gap = address' − address − 1 ≥ 0)" in _air_violations(M.RAM.air, dup)
 
 
 def test_shift_chip_rows_compute_the_shift():
@@ -249,11 +239,18 @@ def test_div_chip_admits_only_the_specified_quotient(monkeypatch, op, a, b, forg
     assert breaks in _air_violations(V.DIV.air, np.ascontiguousarray(rows.T % F.P, dtype=np.uint32))
 
 
-def test_an_ecall_other_than_exit_cannot_halt():
+def test_an_ecall_flag_must_match_a7():
     p = _elf(_words(encode("addi", rd=5, rs1=1, imm=0)))
-    traces, _ = generate(load_elf(p), execute(p))
+    run = whole_run(p)
+    traces, claim = generate(load_elf(p), run), claim_of(run)
+    assert not cpu_violations(traces, claim)
+    halt = int(np.nonzero(traces[2][C.FLAG["halt"]])[0][0])
+    for a7 in (64, 63, 94):  # write, read, nothing: none may pass for exit
+        cpu = traces[2].copy()
+        cpu[C.A[0], halt] = a7
+        assert "ECALL: a7 byte 0 = 93 (exit), 63 (read) or 64 (write), as the flag says" in cpu_violations(
+            [*traces[:2], cpu], claim)
     cpu = traces[2].copy()
-    halt = int(np.nonzero(cpu[C.FLAG["halt"]])[0][0])
-    assert not cpu_violations(traces, load_elf(p))
-    cpu[C.A[0], halt] = 64  # a7 = write: the journal ECALL is not constrained, so it may not pass for exit
-    assert "ECALL: a7 byte 0 is exit's number 93" in cpu_violations([*traces[:2], cpu], load_elf(p))
+    cpu[C.FLAG["halt"], halt], cpu[C.FLAG["write"], halt] = 0, 1  # exit's a7 under the write flag
+    assert "ECALL: a7 byte 0 = 93 (exit), 63 (read) or 64 (write), as the flag says" in cpu_violations(
+        [*traces[:2], cpu], claim)

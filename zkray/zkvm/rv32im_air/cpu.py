@@ -1,4 +1,4 @@
-"""The CPU chip: one row per cycle, from the entry point to the exit ECALL, then padding.
+"""The CPU chip: one row per cycle of the segment, from its start pc to its last cycle, then padding.
 
 Per row: the decoded instruction is looked up by pc in the program table (so every field the row uses
 is what the verifier decoded from the image); rs1 and rs2 are read and rd written through the register
@@ -15,7 +15,16 @@ AND/OR/XOR and their immediate forms look each result byte up in the byte table;
 DIV*/REM* to the divide chip.
 Each op's flag selects which unit's output is the result and how the next pc is formed. Timestamps are
 t = 4·clk + slot + 1 (slots: rs1 read, rs2 read, memory, rd write); each access proves t_prev < t by
-range-checking t − t_prev − 1 in three bytes. Constraint comments say what each enforces.
+range-checking t − t_prev − 1 in three bytes. RAM accesses use their own clock (RAM is a separate bus):
+t_ram = clk + 1 + io, io = the bytes ECALLs moved before this row, so the io chip's byte accesses during an
+ECALL get timestamps of their own between this row's and the next's.
+
+ECALL is one decoded class (rd = a0, rs1 = a7, rs2 = a1; a2 is read in the memory slot); the row's flag
+halt / read / write must match a7 (93 / 63 / 64). Exit leaves a0 unchanged and ends the segment; read and
+write hand (kind, clk, buffer, stream position, t_ram) to the io chip (io.py), which moves one byte per
+row and hands back the state advanced by the byte count, which is the ECALL's result in a0. The last
+real row sends ("end", halted, next pc, exit code) to the statement. Constraint comments say what each
+enforces.
 """
 
 from __future__ import annotations
@@ -24,25 +33,28 @@ from collections.abc import Sequence
 
 from zkray.zkvm.air import Air, ConstraintBuilder, Val
 from zkray.zkvm.multi import Chip, Interaction
-from zkray.zkvm.rv32im_air.decode import OPS
+from zkray.zkvm.rv32im_air.decode import OP_ID, OPS
 from zkray.zkvm.rv32im_air.div import DIV_BUS, DIV_OPS
+from zkray.zkvm.rv32im_air.io import IO_BUS
 from zkray.zkvm.rv32im_air.layout import Layout
 from zkray.zkvm.rv32im_air.memory import MEM_BUS, REG_BUS
 from zkray.zkvm.rv32im_air.mul import MUL_BUS, MUL_OPS
 from zkray.zkvm.rv32im_air.shift import SHIFT_BUS
 from zkray.zkvm.rv32im_air.tables import BITWISE_BUS, BYTES_BUS, NOMINAL_LOG_N, PROGRAM_BUS
 
-HALT_BUS = "halt"
-EXIT_ECALL = 93
+END_BUS = "end"
+ECALLS = {"halt": 93, "read": 63, "write": 64}  # the CPU's flag for each ECALL service, by its a7 number
+CPU_OPS = tuple(op for op in OPS if op != "ecall") + tuple(ECALLS)
+A2 = 12  # the register holding an ECALL's length, read in the memory slot
 
 L = Layout()
 REAL, CLK, PC, NPC = L.col("real"), L.col("clk"), L.col("pc"), L.col("next_pc")
 WR, RD, RS1, RS2, TARGET = L.col("wr"), L.col("rd"), L.col("rs1"), L.col("rs2"), L.col("target")
 IMM = L.cols("imm", 4)
-FLAG = {op: L.col(f"is_{op}") for op in OPS}
+FLAG = {op: L.col(f"is_{op}") for op in CPU_OPS}
 A, B = L.cols("rs1_val", 4), L.cols("rs2_val", 4)
 OLD, RES = L.cols("rd_old", 4), L.cols("result", 4)
-MEMV, RO = L.cols("mem_old", 4), L.col("mem_ro")
+MEMV, RO = L.cols("mem_old", 4), L.col("mem_ro")  # on read/write ECALL rows: a2's value (ro unused)
 MNEW = L.cols("mem_new", 4)  # the word after the access (= mem_old for loads)
 OFFSET = L.cols("byte_offset", 4)  # one-hot: the address's low two bits, on load/store rows
 SEL_BYTE, SEL_HALF = L.col("sel_byte"), L.cols("sel_half", 2)  # the addressed byte / half-word of mem_old
@@ -51,6 +63,8 @@ SUM, CARRY = L.cols("sum", 4), L.cols("carry", 4)
 DIFF, BORROW = L.cols("diff", 4), L.cols("borrow", 4)
 SIGN_A, SIGN_Q, LT, EQ, DIFF_INV = L.col("sign_a"), L.col("sign_q"), L.col("lt"), L.col("eq"), L.col("diff_inv")
 LOW = L.col("low")  # SUM byte 0 without its low bits: s0 = 4·low + offset (loads/stores), 2·low + bit (JALR)
+IN_POS, J_POS, IOC = L.col("input_pos"), L.col("journal_pos"), L.col("io_bytes")  # stream positions, bytes moved
+LAST = L.col("last")  # the last real row
 SLOTS = 4
 T_PREV = L.cols("t_prev", SLOTS)
 T_GAP = tuple(L.cols(f"t_gap{s}", 3) for s in range(SLOTS))
@@ -73,11 +87,33 @@ def timestamp(r: Sequence[Val], slot: int) -> Val:
 
 
 def op_id(r: Sequence[Val]) -> Val:
-    """Σ (k+1)·flag_k: with one-hot flags, the decoded op id of the row's instruction."""
-    total = r[FLAG[OPS[0]]]
-    for k, op in enumerate(OPS[1:], start=2):
-        total = total + k * r[FLAG[op]]
+    """Σ id·flag: with one-hot flags, the decoded op id of the row's instruction (the three ECALL flags
+    all carry ECALL's id: the decoder cannot tell them apart, a7 does)."""
+    ids = [(OP_ID[op if op not in ECALLS else "ecall"], r[FLAG[op]]) for op in CPU_OPS]
+    total = ids[0][0] * ids[0][1]
+    for k, f in ids[1:]:
+        total = total + k * f
     return total
+
+
+def is_io(r: Sequence[Val]) -> Val:
+    """Read or write ECALL: bytes move between the streams and RAM."""
+    return r[FLAG["read"]] + r[FLAG["write"]]
+
+
+def ram_t(r: Sequence[Val]) -> Val:
+    """The RAM clock: clk + 1 + bytes moved before this row (io bytes take the values in between)."""
+    return r[CLK] + 1 + r[IOC]
+
+
+def io_count(r: Sequence[Val]) -> Val:
+    """An ECALL read/write's byte count: its result (a0) as a word."""
+    return word(r, RES)
+
+
+def stream_pos(r: Sequence[Val]) -> Val:
+    """Where a read/write ECALL starts in its stream: the input position or the journal length."""
+    return r[FLAG["read"]] * r[IN_POS] + r[FLAG["write"]] * r[J_POS]
 
 
 def q_sum(r: Sequence[Val], k: int) -> Val:
@@ -86,10 +122,17 @@ def q_sum(r: Sequence[Val], k: int) -> Val:
     return f * r[B[k]] + (1 - f) * r[IMM[k]]
 
 
+def diff_a(r: Sequence[Val], k: int) -> Val:
+    """DIFF's first operand, byte k: a2 (the length asked for) on read ECALLs, rs1's value otherwise."""
+    f = r[FLAG["read"]]
+    return f * r[MEMV[k]] + (1 - f) * r[A[k]]
+
+
 def q_diff(r: Sequence[Val], k: int) -> Val:
-    """DIFF's second operand, byte k: the immediate for SLTI/SLTIU, rs2 value otherwise."""
-    f = flag(r, "slti", "sltiu")
-    return f * r[IMM[k]] + (1 - f) * r[B[k]]
+    """DIFF's second operand, byte k: the immediate for SLTI/SLTIU, the bytes read for read ECALLs (so
+    DIFF = a2 − count must not borrow: a read copies at most a2 bytes), rs2's value otherwise."""
+    f, g = flag(r, "slti", "sltiu"), r[FLAG["read"]]
+    return f * r[IMM[k]] + g * r[RES[k]] + (1 - f - g) * r[B[k]]
 
 
 LOGIC = (("and", "andi"), ("or", "ori"), ("xor", "xori"))
@@ -193,6 +236,7 @@ class CpuAir(Air):
     """See the module docstring; every constraint below is gated so padding rows (real = 0) are free."""
 
     name = "rv32im-cpu"
+    version = 2
     main_width = WIDTH
     max_degree = 3
 
@@ -200,29 +244,41 @@ class CpuAir(Air):
         return NOMINAL_LOG_N
 
     def sample_public(self) -> tuple[int, ...]:
-        return (0x1_0000,)
+        return (0x1_0000, 0, 0)  # start pc, input position, journal length
 
     def eval(self, b: ConstraintBuilder) -> None:
         r, nx = b.main, b.main_next
         real = r[REAL]
-        # --- control: a prefix of real rows from the entry point, ending with the exit ECALL
+        # --- control: a prefix of real rows from the start pc; the last one's outcome goes to the statement
         b.assert_zero("real is boolean", real * (real - 1))
         b.assert_row("the first row is real", real - 1, 0)
         b.assert_row("the last row is padding (the trace always has one)", real, -1)
         b.assert_transition("real rows come first", (1 - real) * nx[REAL])
         b.assert_row("clk starts at 0", r[CLK], 0)
         b.assert_transition("clk steps by 1", nx[CLK] - r[CLK] - 1)
-        b.assert_row("execution starts at the entry point", r[PC] - b.public[0], 0)
+        b.assert_row("execution starts at the claim's start pc", r[PC] - b.public[0], 0)
         total: Val = Val.const(0)
-        for op in OPS:
+        for op in CPU_OPS:
             f = r[FLAG[op]]
             b.assert_zero(f"is_{op} is boolean", f * (f - 1))
             total = total + f
         b.assert_zero("a real row runs exactly one op, padding none", total - real)
-        halt = r[FLAG["halt"]]
-        b.assert_transition("the last real row halts", real * (1 - nx[REAL]) * (1 - halt))
+        halt, read, write = r[FLAG["halt"]], r[FLAG["read"]], r[FLAG["write"]]
+        last = r[LAST]
+        b.assert_zero("last is boolean", last * (last - 1))
+        b.assert_zero("only a real row is last", last * (1 - real))
+        b.assert_transition("last = a real row followed by padding", last - real * (1 - nx[REAL]))
         b.assert_transition("nothing runs after the halt", halt * nx[REAL])
         b.assert_transition("the next real row runs at next_pc", nx[REAL] * (nx[PC] - r[NPC]))
+        # --- streams: positions start at the claim's, advance by each read/write's count
+        b.assert_row("the input position starts at the claim's", r[IN_POS] - b.public[1], 0)
+        b.assert_row("the journal length starts at the claim's", r[J_POS] - b.public[2], 0)
+        b.assert_transition("a read advances the input position by its count",
+                            nx[REAL] * (nx[IN_POS] - r[IN_POS] - read * io_count(r)))
+        b.assert_transition("a write advances the journal length by its count",
+                            nx[REAL] * (nx[J_POS] - r[J_POS] - write * io_count(r)))
+        b.assert_zero("io bytes = bytes moved since the segment start",
+                      r[IOC] - r[IN_POS] - r[J_POS] + b.public[1] + b.public[2])
 
         # --- SUM unit: s = a + Q byte-wise with boolean carries (the carry out of byte 3 wraps mod 2^32)
         carry_in: Val = Val.const(0)
@@ -238,7 +294,7 @@ class CpuAir(Air):
             w = r[BORROW[k]]
             b.assert_zero(f"borrow {k} is boolean", w * (w - 1))
             b.assert_zero(f"diff byte {k}: d − 256·borrow = a − Q2 − borrow in",
-                          r[DIFF[k]] - 256 * w - r[A[k]] + q_diff(r, k) + borrow_in)
+                          r[DIFF[k]] - 256 * w - diff_a(r, k) + q_diff(r, k) + borrow_in)
             borrow_in = w
         sa, sq, ltu = r[SIGN_A], r[SIGN_Q], r[BORROW[3]]
         b.assert_zero("sign of a is boolean", sa * (sa - 1))
@@ -287,9 +343,9 @@ class CpuAir(Air):
 
         # --- next pc
         seq = r[PC] + 4
-        b.assert_zero("next_pc: pc + 4, or the branch/JAL target when taken, or the JALR target",
+        b.assert_zero("next_pc: pc + 4, or the branch/JAL target when taken, or the JALR target; exit: pc",
                       r[NPC] - seq - taken(r) * (r[TARGET] - seq) - r[FLAG["jal"]] * (r[TARGET] - seq)
-                      - r[FLAG["jalr"]] * (jalr_target(r) - seq))
+                      - r[FLAG["jalr"]] * (jalr_target(r) - seq) + 4 * halt)
         low_bit = r[SUM[0]] - 2 * r[LOW]
         b.assert_zero("JALR: s0 − 2·low is one bit (the bit the target drops)",
                       r[FLAG["jalr"]] * low_bit * (low_bit - 1))
@@ -306,16 +362,32 @@ class CpuAir(Air):
         b.assert_zero("LH/LHU/SH: the address is half-aligned", flag(r, "lh", "lhu", "sh") * (o[1] + o[3]))
         b.assert_zero("stores never write a read-only word", flag(r, *STORES) * r[RO])
 
-        # --- ECALL: only exit (a7 = 93); its a0 is the exit code, sent to the statement
+        # --- ECALL: the flag matches a7; exit keeps a0 (the exit code, sent to the statement); read takes
+        # fd 0 and copies count ≤ a2 bytes (DIFF = a2 − count does not borrow); write takes fd 1 and
+        # copies a2 bytes. The io chip moves the bytes (io.py); a0 := count.
+        ecall = halt + read + write
+        b.assert_zero("ECALL: a7 byte 0 = 93 (exit), 63 (read) or 64 (write), as the flag says",
+                      ecall * r[A[0]] - sum((n * r[FLAG[op]] for op, n in ECALLS.items()), Val.const(0)))
+        for k in range(1, 4):
+            b.assert_zero(f"ECALL: a7 byte {k} is 0", ecall * r[A[k]])
         for k in range(4):
-            b.assert_zero(f"ECALL: a7 byte {k} is exit's number {EXIT_ECALL}",
-                          halt * (r[A[k]] - (EXIT_ECALL if k == 0 else 0)))
+            b.assert_zero(f"exit: a0 byte {k} is left unchanged", halt * (r[RES[k]] - r[OLD[k]]))
+            b.assert_zero(f"read: fd (a0) byte {k} is 0 (stdin)", read * r[OLD[k]])
+            b.assert_zero(f"write: fd (a0) byte {k} is {int(k == 0)} (stdout)", write * (r[OLD[k]] - int(k == 0)))
+            b.assert_zero(f"write: count byte {k} = a2's", write * (r[RES[k]] - r[MEMV[k]]))
+        b.assert_zero("read: count ≤ a2 (a2 − count does not borrow)", read * r[BORROW[3]])
 
-        # --- timestamps: t − t_prev − 1 = the range-checked gap (gated for the memory slot)
+        # --- timestamps: t − t_prev − 1 = the range-checked gap (the memory slot: RAM clock for loads and
+        # stores, the register clock for an ECALL's a2 read)
         for s in range(SLOTS):
-            gate = mem if s == 2 else real
-            b.assert_zero(f"slot {s}: t_prev = t − 1 − gap (so t_prev < t)",
-                          gate * (timestamp(r, s) - r[T_PREV[s]] - 1 - t_gap(r, s)))
+            if s == 2:
+                b.assert_zero("slot 2 (RAM): t_prev = t_ram − 1 − gap (so t_prev < t_ram)",
+                              mem * (ram_t(r) - r[T_PREV[s]] - 1 - t_gap(r, s)))
+                b.assert_zero("slot 2 (a2 on read/write ECALLs): t_prev = t − 1 − gap",
+                              is_io(r) * (timestamp(r, s) - r[T_PREV[s]] - 1 - t_gap(r, s)))
+            else:
+                b.assert_zero(f"slot {s}: t_prev = t − 1 − gap (so t_prev < t)",
+                              real * (timestamp(r, s) - r[T_PREV[s]] - 1 - t_gap(r, s)))
 
 
 def _reg_access(slot: int, index: int, before: Sequence[int], after: object = None) -> tuple[Interaction, ...]:
@@ -342,8 +414,15 @@ def _interactions() -> tuple[Interaction, ...]:
     mem = (
         Interaction.receive(MEM_BUS, lambda r: [word_address(r), *(r[c] for c in MEMV), r[T_PREV[2]], r[RO]],
                             is_mem),
-        Interaction.send(MEM_BUS, lambda r: [word_address(r), *(r[c] for c in MNEW), timestamp(r, 2), r[RO]], is_mem),
+        Interaction.send(MEM_BUS, lambda r: [word_address(r), *(r[c] for c in MNEW), ram_t(r), r[RO]], is_mem),
     )
+    # read/write ECALLs: a2 through the memory slot; the io chip's chain from (kind, clk, buffer, stream
+    # position, t_ram) to the same advanced by the count (io.py)
+    a2 = (Interaction.receive(REG_BUS, lambda r: [A2, *(r[c] for c in MEMV), r[T_PREV[2]]], is_io),
+          Interaction.send(REG_BUS, lambda r: [A2, *(r[c] for c in MEMV), timestamp(r, 2)], is_io))
+    io = (Interaction.send(IO_BUS, lambda r: [r[FLAG["write"]], r[CLK], word(r, B), stream_pos(r), ram_t(r)], is_io),
+          Interaction.receive(IO_BUS, lambda r: [r[FLAG["write"]], r[CLK], word(r, B) + io_count(r),
+                                                 stream_pos(r) + io_count(r), ram_t(r) + io_count(r)], is_io))
     # AND/OR/XOR(I): each result byte is looked up in the byte table as (op, a byte, operand byte, result byte)
     logic = tuple(Interaction.send(BITWISE_BUS, lambda r, k=k: [logic_op(r), r[A[k]], q_logic(r, k), r[RES[k]]],
                                    is_logic) for k in range(4))
@@ -356,7 +435,9 @@ def _interactions() -> tuple[Interaction, ...]:
     # DIV/DIVU/REM/REMU: (op, a, b, result) goes to the divide chip
     div = Interaction.send(DIV_BUS, lambda r: [div_op(r), *(r[c] for c in A), *(r[c] for c in B),
                                                *(r[c] for c in RES)], is_div)
-    halt = Interaction.send(HALT_BUS, lambda r: [r[PC], *(r[c] for c in B)], lambda r: r[FLAG["halt"]])
+    # the statement's end: (halted, next pc — the exit's own pc when halted —, exit code or 0)
+    end = Interaction.send(END_BUS, lambda r: [r[FLAG["halt"]], r[NPC], *(r[FLAG["halt"]] * r[c] for c in OLD)],
+                           lambda r: r[LAST])
     g = T_GAP
     ranges = (
         # the result bytes (everything written to a register is a word of bytes)
@@ -364,7 +445,9 @@ def _interactions() -> tuple[Interaction, ...]:
         _pair(lambda r: r[SUM[0]], lambda r: r[SUM[1]]), _pair(lambda r: r[SUM[2]], lambda r: r[SUM[3]]),
         _pair(lambda r: r[DIFF[0]], lambda r: r[DIFF[1]]), _pair(lambda r: r[DIFF[2]], lambda r: r[DIFF[3]]),
         # sign bits: a3 − 128·sign and Q2_3 − 128·sign are below 128 (twice them is a byte)
-        _pair(lambda r: 2 * (r[A[3]] - 128 * r[SIGN_A]), lambda r: 2 * (q_diff(r, 3) - 128 * r[SIGN_Q])),
+        _pair(lambda r: 2 * (diff_a(r, 3) - 128 * r[SIGN_A]), lambda r: 2 * (q_diff(r, 3) - 128 * r[SIGN_Q])),
+        # read/write ECALLs: the buffer is below 2^28 (so buffer + i never wraps mod p), and so is a write's length
+        _pair(lambda r: 16 * r[B[3]], lambda r: 16 * r[FLAG["write"]] * r[MEMV[3]], is_io),
         # LW/SW/JALR: low is a byte and the SUM's top byte is < 16 (the address/target is below 2^28)
         _pair(lambda r: r[LOW], lambda r: 16 * r[SUM[3]], lambda r: is_mem(r) + r[FLAG["jalr"]]),
         # LB/LH: load_top − 128·sign is below 128, so load_sign is the loaded value's sign bit
@@ -374,8 +457,8 @@ def _interactions() -> tuple[Interaction, ...]:
         *(_pair(lambda r, s=s: r[g[s][0]], lambda r, s=s: r[g[s][1]]) for s in range(SLOTS)),
         _pair(lambda r: r[g[0][2]], lambda r: r[g[1][2]]), _pair(lambda r: r[g[2][2]], lambda r: r[g[3][2]]),
     )
-    return (fetch, *_reg_access(0, RS1, A), *_reg_access(1, RS2, B), *mem, *_reg_access(3, RD, OLD, "rd"),
-            *logic, shift, mul, div, halt, *ranges)
+    return (fetch, *_reg_access(0, RS1, A), *_reg_access(1, RS2, B), *mem, *a2, *_reg_access(3, RD, OLD, "rd"),
+            *logic, shift, mul, div, *io, end, *ranges)
 
 
 CPU = Chip(CpuAir(), _interactions())

@@ -26,8 +26,9 @@ from zkray.zkvm.rv32im.isa import ECALL_WORD, mnemonic
 OPS = ("add", "sub", "slt", "sltu", "and", "or", "xor", "addi", "slti", "sltiu", "andi", "ori", "xori",
        "sll", "srl", "sra", "slli", "srli", "srai", "mul", "mulh", "mulhsu", "mulhu",
        "div", "divu", "rem", "remu", "beq", "bne", "blt", "bge", "bltu", "bgeu", "jal", "jalr",
-       "lw", "lh", "lhu", "lb", "lbu", "sw", "sh", "sb", "fence", "halt")
-"""The CPU chip's operation classes (LUI and AUIPC decode to addi); ECALL is `halt` (exit only)."""
+       "lw", "lh", "lhu", "lb", "lbu", "sw", "sh", "sb", "fence", "ecall")
+"""The decoded operation classes (LUI and AUIPC decode to addi). ECALL is one class: which service it calls
+(exit, read, write) depends on a7 at run time, so the CPU chip picks it by a flag checked against a7."""
 OP_ID = {name: i + 1 for i, name in enumerate(OPS)}
 BRANCHES = ("beq", "bne", "blt", "bge", "bltu", "bgeu")
 ADDRESS_LIMIT = 1 << 28  # guest memory ends at 0x1000_0000
@@ -91,7 +92,10 @@ def decode(word: int, pc: int) -> Decoded | None:
     if name == "fence":
         return Decoded(pc, "fence", 0, 0, 0, 0, 0, 0)  # a no-op on one hart: only pc + 4
     if word == ECALL_WORD:
-        return Decoded(pc, "halt", 0, 0, 17, 10, 0, 0)  # reads a7 (must be 93, exit) and a0 (exit code)
+        # reads a7 (the service) and a1 (the buffer); rd = a0: its old value is the fd or exit code, and
+        # read/write leave their byte count there (exit writes a0 back unchanged). a2 is read in the CPU's
+        # memory slot.
+        return Decoded(pc, "ecall", 1, 10, 17, 11, 0, 0)
     return None
 
 
