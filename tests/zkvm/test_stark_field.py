@@ -25,6 +25,7 @@ def test_base_ops_match_python_ints(xs, ys):
     assert F.mul(a, b).tolist() == [(x * y) % P for x, y in zip(xs, ys, strict=False)][:n]
 
 
+@settings(deadline=None)  # the first example may JIT-compile batch_inv: no wall-clock limit in tests
 @given(arrays)
 def test_inverses(xs):
     a = _arr(xs)
@@ -87,3 +88,31 @@ def test_ext_powers(x, n):
     for i in range(n):
         assert pw[i].tolist() == ref
         ref = _ext_mul_ref(ref, x)
+
+
+def _lincomb_ref(cols, coeffs):
+    cols, coeffs = cols.astype(object), coeffs.astype(object)
+    return (cols.T.dot(coeffs) % P).astype(np.uint32)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 5000), st.integers(1, 8), st.integers(0, 2**32 - 1))
+def test_lincomb_matches_python_integers(w, m, k, seed):
+    rng = np.random.default_rng(seed)
+    cols = rng.integers(0, P, (w, m)).astype(np.uint32)
+    coeffs = rng.integers(0, P, (w, k)).astype(np.uint32)
+    coeffs[rng.random((w, k)) < 0.2] = 0  # the kernel skips zero coefficients
+    start = rng.integers(0, P, (m, k)).astype(np.uint32)
+    out = start.copy()
+    F.lincomb_into(cols, coeffs, out)
+    assert np.array_equal(out, (start.astype(object) + _lincomb_ref(cols, coeffs)) % P)
+
+
+def test_lincomb_does_not_overflow_past_2_16_terms():
+    # The split accumulators are reduced every 2^16 terms; all-maximal values check they cannot wrap.
+    w = (1 << 16) + 3
+    cols = np.full((w, 3), P - 1, dtype=np.uint32)
+    coeffs = np.full((w, 2), P - 1, dtype=np.uint32)
+    out = np.full((3, 2), P - 1, dtype=np.uint32)
+    F.lincomb_into(cols, coeffs, out)
+    assert out.tolist() == [[(w - 1) % P] * 2] * 3  # −1 + (−1)(−1) summed w times

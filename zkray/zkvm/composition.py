@@ -32,15 +32,29 @@ class LdeBuilder(ConstraintBuilder):
         self.acc_all = np.zeros((m, 4), dtype=np.uint32)
         self.acc_transition = np.zeros((m, 4), dtype=np.uint32)
         self.acc_rows: dict[int, np.ndarray] = {}
+        # Base-field constraint columns wait here with their β^k and are folded in one compiled pass
+        # (F.lincomb_into) per batch, instead of two full passes over an (m, 4) array per constraint.
+        self._pending: dict[int, tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]] = {}
+
+    _BATCH = 32
 
     def _fold(self, acc: np.ndarray, expr: Val | int) -> None:
         e = Val._coerce(expr)
-        if e.is_ext:
-            term = E.mul(e.v, self._beta_k)
+        if not e.is_ext and np.shape(e.v) == (self._m,):
+            _, cols, coeffs = self._pending.setdefault(id(acc), (acc, [], []))
+            cols.append(np.asarray(e.v, dtype=np.uint32))
+            coeffs.append(self._beta_k)
+            if len(cols) >= self._BATCH:
+                self._flush(id(acc))
         else:
-            term = F.mul(np.asarray(e.v)[..., None], self._beta_k)
-        acc[:] = F.add(acc, term)
+            term = E.mul(e.v, self._beta_k) if e.is_ext else F.mul(np.asarray(e.v)[..., None], self._beta_k)
+            acc[:] = F.add(acc, term)
         self._beta_k = E.mul(self._beta_k, self._beta)
+
+    def _flush(self, key: int) -> None:
+        acc, cols, coeffs = self._pending.pop(key)
+        if cols:
+            F.lincomb_into(np.stack(cols), np.stack(coeffs), acc)
 
     def assert_zero(self, name: str, expr: Val) -> None:
         self._fold(self.acc_all, expr)
@@ -55,6 +69,8 @@ class LdeBuilder(ConstraintBuilder):
 
     def quotient(self, xs: np.ndarray) -> np.ndarray:
         """Q on the coset points `xs` (m,), as an (m, 4) array."""
+        for key in list(self._pending):
+            self._flush(key)
         n, m = self.n, self._m
         blowup = m // n
         # x^n takes only `blowup` distinct values on the coset: invert those once.

@@ -14,34 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numba
 import numpy as np
 
 from zkray.zkvm import ext as E
 from zkray.zkvm import field as F
 
-_P = np.uint64(F.P)
 
-
-@numba.njit(cache=True, parallel=True)
 def _combine(cols: np.ndarray, coeffs: np.ndarray, out: np.ndarray) -> None:
     """out[i, :] += Σ_j cols[j, i] · coeffs[j, :] (mod p), coeffs (w, 8): two extension sums at once."""
-    w, m = cols.shape
-    chunk = 4096
-    for ci in numba.prange((m + chunk - 1) // chunk):
-        lo = ci * chunk
-        hi = min(m, lo + chunk)
-        acc = np.zeros((hi - lo, 8), dtype=np.uint64)
-        for j in range(w):
-            for k in range(8):
-                c = np.uint64(coeffs[j, k])
-                if c == 0:
-                    continue
-                for i in range(lo, hi):
-                    acc[i - lo, k] += (np.uint64(cols[j, i]) * c) % _P
-        for i in range(lo, hi):
-            for k in range(8):
-                out[i, k] = np.uint32((np.uint64(out[i, k]) + acc[i - lo, k]) % _P)
+    F.lincomb_into(cols, np.ascontiguousarray(coeffs), out)
 
 
 def combine_columns(matrices: list[np.ndarray], coeffs: np.ndarray, m: int) -> np.ndarray:

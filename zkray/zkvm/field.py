@@ -132,3 +132,49 @@ def pow_array(x: np.ndarray, e: int) -> np.ndarray:
         base = mul(base, base)
         e >>= 1
     return result
+
+
+_LO16 = np.uint64(0xFFFF)
+_S16 = np.uint64(16)
+_R16 = np.uint64((1 << 16) % P)
+_FLUSH = 1 << 16  # products of a 31-bit value and a 16-bit half stay below 2^47: 2^16 of them fit in 2^64
+
+
+@numba.njit(cache=True, parallel=True, error_model="numpy")
+def lincomb_into(cols: np.ndarray, coeffs: np.ndarray, out: np.ndarray) -> None:
+    """out[i, k] += Σ_j cols[j, i]·coeffs[j, k] (mod p): many columns combined with k coefficient sets.
+
+    The hot loop of the DEEP composition, the tuple fingerprints and the constraint folding. Each
+    coefficient is split into 16-bit halves so the products (< 2^47) add up in uint64 accumulators with
+    no reduction per product — a multiply-add LLVM vectorises — and the sums are reduced once per output
+    (every 2^16 columns at most, before they could overflow)."""
+    w, m = cols.shape
+    kk = coeffs.shape[1]
+    chunk = 256  # 2·k·256 accumulators of 8 bytes stay in L1/L2 while every column streams past
+    for ci in numba.prange((m + chunk - 1) // chunk):
+        lo = ci * chunk
+        hi = min(m, lo + chunk)
+        acc_lo = np.zeros((kk, hi - lo), dtype=np.uint64)
+        acc_hi = np.zeros((kk, hi - lo), dtype=np.uint64)
+        for j in range(w):
+            col = cols[j, lo:hi]
+            for k in range(kk):
+                c = np.uint64(coeffs[j, k])
+                if c == 0:
+                    continue
+                c_lo, c_hi = c & _LO16, c >> _S16
+                a_lo, a_hi = acc_lo[k], acc_hi[k]
+                for i in range(hi - lo):
+                    x = np.uint64(col[i])
+                    a_lo[i] += x * c_lo
+                    a_hi[i] += x * c_hi
+            if (j + 1) % _FLUSH == 0:
+                for k in range(kk):
+                    for i in range(hi - lo):
+                        acc_lo[k, i] %= _P64
+                        acc_hi[k, i] %= _P64
+        for i in range(hi - lo):
+            for k in range(kk):
+                # acc_lo < 2^63 (at most 2^16 terms of < 2^47) and (acc_hi mod p)·2^16 < 2^47: no overflow
+                v = (acc_lo[k, i] + (acc_hi[k, i] % _P64) * _R16) % _P64 + np.uint64(out[lo + i, k])
+                out[lo + i, k] = np.uint32(v - _P64 if v >= _P64 else v)

@@ -48,9 +48,18 @@ def fingerprint(it: Interaction, row: Row, betas: Sequence[Val]) -> Val:
     if len(vals) > len(betas):
         raise ValueError(f"bus {it.bus!r}: a tuple of {len(vals)} values needs as many β challenges, "
                          f"{len(betas)} were drawn")
-    acc = Val.const(bus_id(it.bus))
-    for beta, v in zip(betas, vals, strict=False):
-        acc = acc + beta * v
+    columns = [k for k, v in enumerate(vals) if not v.is_ext and np.ndim(v.v) == 1]
+    if columns and all(betas[k].is_ext and np.shape(betas[k].v) == (4,) for k in columns):
+        # Over a trace or an LDE: one compiled pass combines every array-valued entry (F.lincomb_into).
+        rows = np.stack([np.asarray(vals[k].v, dtype=np.uint32) for k in columns])
+        acc_v = np.zeros((rows.shape[1], 4), dtype=np.uint32)
+        F.lincomb_into(rows, np.stack([np.asarray(betas[k].v, dtype=np.uint32) for k in columns]), acc_v)
+        acc = Val(acc_v, True) + bus_id(it.bus)
+    else:
+        columns, acc = [], Val.const(bus_id(it.bus))
+    for k, (beta, v) in enumerate(zip(betas, vals, strict=False)):
+        if k not in columns:
+            acc = acc + beta * v
     return acc
 
 
