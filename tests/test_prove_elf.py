@@ -1,0 +1,93 @@
+"""`zkray.prove` on ELF guests (bytes or a path), `zkray.verify` with the ELF, and the CLI's --elf forms."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import zkray
+
+sys.path.insert(0, str(Path(__file__).parent / "zkvm"))
+from test_rv32im_air_programs import loop
+
+SEGMENT = 1 << 10
+
+
+@pytest.fixture(scope="module")
+def elf_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("elf") / "loop.elf"
+    path.write_bytes(loop(150))  # 1,358 cycles: two segments of 2^10
+    return path
+
+
+@pytest.fixture(scope="module")
+def receipt(elf_path: Path) -> zkray.Receipt:
+    return zkray.prove(str(elf_path), b"", segment_cycles=SEGMENT)
+
+
+def test_prove_an_elf_path_and_verify_with_it(elf_path: Path, receipt: zkray.Receipt) -> None:
+    session = zkray.execute(elf_path.read_bytes(), trace=False)
+    assert receipt.is_composite and receipt.image_id == session.image_id and receipt.journal == session.journal
+    assert zkray.verify(receipt.encode(), program=elf_path, exit_code=session.exit_code) == receipt
+    zkray.verify(receipt, session.image_id, program=elf_path.read_bytes(), exit_code=None, input=b"")
+    with pytest.raises(zkray.VerificationError, match="exited with code"):
+        zkray.verify(receipt, program=elf_path)  # exit code 0 is the default expectation
+
+
+def test_an_elf_receipt_needs_its_elf(elf_path: Path, receipt: zkray.Receipt, tmp_path: Path) -> None:
+    with pytest.raises(zkray.VerificationError, match="pass program="):
+        zkray.verify(receipt)
+    other = tmp_path / "other.elf"
+    other.write_bytes(loop(151))
+    with pytest.raises(zkray.VerificationError, match="the ELF given has image"):
+        zkray.verify(receipt, program=other, exit_code=None)
+    with pytest.raises(zkray.VerificationError, match="expected"):
+        zkray.verify(receipt, zkray.guests()["fib"], program=elf_path, exit_code=None)
+
+
+def test_elf_bytes_prove_like_a_path(elf_path: Path, receipt: zkray.Receipt) -> None:
+    again = zkray.prove(elf_path.read_bytes(), segment_cycles=SEGMENT)
+    assert again.image_id == receipt.image_id and again.journal == receipt.journal
+    again.verify(program=elf_path.read_bytes(), exit_code=None)
+
+
+def test_guest_names_and_inputs_are_checked(elf_path: Path) -> None:
+    with pytest.raises(zkray.InputError, match="neither a built-in guest"):
+        zkray.prove("no-such-guest", b"")
+    with pytest.raises(zkray.InputError, match="input is bytes"):
+        zkray.prove(elf_path, {"n": 3})
+    with pytest.raises(ValueError, match="power of two"):
+        zkray.prove(elf_path, b"", segment_cycles=1000)
+    fib = zkray.prove("fib", {"n": 20})  # built-in names prove exactly as before
+    assert not fib.is_composite
+    fib.verify(zkray.guests()["fib"])
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "zkray.cli", *args], capture_output=True, text=True, timeout=300,
+                          cwd=cwd)
+
+
+def test_cli_prove_and_verify_an_elf(elf_path: Path, tmp_path: Path) -> None:
+    inp = tmp_path / "input.bin"
+    inp.write_bytes(b"unused")
+    out = _cli("prove", "--elf", str(elf_path), "--input", str(inp), "--segment-cycles", str(SEGMENT), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "2 segment(s)" in out.stdout
+    path = tmp_path / "loop.receipt"
+    ok = _cli("verify", str(path), "--elf", str(elf_path), "--any-exit-code", "--input", str(inp), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "verified" in ok.stdout
+    no_elf = _cli("verify", str(path), cwd=tmp_path)
+    assert no_elf.returncode == 1 and "--elf PATH" in no_elf.stderr
+    code = _cli("verify", str(path), "--elf", str(elf_path), cwd=tmp_path)
+    assert code.returncode == 1 and "exited with code" in code.stderr
+    other = tmp_path / "other.elf"
+    other.write_bytes(loop(151))
+    wrong = _cli("verify", str(path), "--elf", str(other), "--any-exit-code", cwd=tmp_path)
+    assert wrong.returncode == 1 and "NOT verified" in wrong.stderr
+    both = _cli("prove", "fib", "--elf", str(elf_path), cwd=tmp_path)
+    assert both.returncode == 2 and "not both" in both.stderr
