@@ -32,9 +32,10 @@ from zkray.zkvm.multi import PublicTuple, encode, prove_multi, verify_multi
 from zkray.zkvm.multi.protocol import security_bits
 from zkray.zkvm.params import DEFAULT_PARAMS, MIN_SECURITY_BITS
 from zkray.zkvm.prover import ProverStats
-from zkray.zkvm.rv32im.executor import execute, load
-from zkray.zkvm.rv32im.session import Session
-from zkray.zkvm.rv32im_air.statement import CHIPS, Claim, public_inputs, public_tuples
+from zkray.zkvm.rv32im.executor import load
+from zkray.zkvm.rv32im.segment import execute_segment
+from zkray.zkvm.rv32im_air.segment import SEGMENT_CHIPS as CHIPS
+from zkray.zkvm.rv32im_air.segment import claim_of, public_inputs, public_tuples
 from zkray.zkvm.rv32im_air.witness import generate
 
 PHASES = ("commit", "aux", "quotient", "ood", "fri", "queries")
@@ -42,27 +43,28 @@ PREAMBLE, PER_ITERATION = 8, 9  # loop(n) runs 8 + 9·n cycles
 
 
 def iterations_for(log_rows: int) -> int:
-    """The largest n whose run leaves at least one padding row in 2^log_rows CPU rows."""
-    return max(1, ((1 << log_rows) - 1 - PREAMBLE) // PER_ITERATION)
+    """The largest n whose run fits a segment of 2^log_rows cycles."""
+    return max(1, ((1 << log_rows) - PREAMBLE) // PER_ITERATION)
 
 
-def statement(iterations: int) -> tuple[Session, list[np.ndarray], list[int], list[PublicTuple], float]:
-    """(session, traces, public inputs, public tuples, seconds of execution + witness) for loop(n)."""
+def statement(log_rows: int) -> tuple[int, list[np.ndarray], list[int], list[PublicTuple], float]:
+    """(cycles, traces, public inputs, public tuples, seconds of execution + witness) for the whole run of
+    loop(n) as one segment of 2^log_rows cycles (zkray.zkvm.rv32im_air.segment, as prove_elf does)."""
     t0 = time.perf_counter()
-    program = load(loop(iterations))
-    session = execute(program, b"", trace=True)
-    traces, final_pc = generate(program, session)
+    program = load(loop(iterations_for(log_rows)))
+    run = execute_segment(program, b"", 0, segment_cycles=1 << log_rows)
+    claim = claim_of(run)
+    traces = generate(program, run)
     witness_s = time.perf_counter() - t0
-    return session, traces, public_inputs(program), public_tuples(program, Claim(session.exit_code, final_pc)), \
-        witness_s
+    return run.cycles, traces, public_inputs(claim), public_tuples(program, claim), witness_s
 
 
 def measure(log_rows: int, repeat: int, check: bool) -> str:
-    session, traces, pub, tuples, witness_s = statement(iterations_for(log_rows))
+    cycles, traces, pub, tuples, witness_s = statement(log_rows)
     cpu_rows = traces[CHIPS.index(next(c for c in CHIPS if c.name == "rv32im-cpu"))].shape[1]
     log_ns = [t.shape[1].bit_length() - 1 for t in traces]
     bits = security_bits(DEFAULT_PARAMS, CHIPS, log_ns, len(tuples))
-    head = f"| {session.cycles:>7,} | 2^{cpu_rows.bit_length() - 1:<2} |"
+    head = f"| {cycles:>7,} | 2^{cpu_rows.bit_length() - 1:<2} |"
     if bits < MIN_SECURITY_BITS:
         return head + f" refused by the verifier: {bits:.1f} bits < {MIN_SECURITY_BITS} |"
     best: tuple[float, ProverStats, object] | None = None
@@ -80,8 +82,8 @@ def measure(log_rows: int, repeat: int, check: bool) -> str:
     verify_ms = 1000 * (time.perf_counter() - start)
     kib = len(encode(proof)) / 1024  # type: ignore[arg-type]
     phases = " / ".join(f"{stats.seconds.get(p, 0.0):.2f}" for p in PHASES)
-    return (head + f" {witness_s:6.2f} | {prove_s:6.2f} | {session.cycles / prove_s / 1000:5.2f} | "
-            f"{session.cycles / (prove_s + witness_s) / 1000:5.2f} | {verify_ms:5.0f} | {kib:5.0f} | {bits:.1f} | "
+    return (head + f" {witness_s:6.2f} | {prove_s:6.2f} | {cycles / prove_s / 1000:5.2f} | "
+            f"{cycles / (prove_s + witness_s) / 1000:5.2f} | {verify_ms:5.0f} | {kib:5.0f} | {bits:.1f} | "
             f"{phases} |")
 
 
@@ -92,7 +94,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="best of N proofs per size")
     ap.add_argument("--check", action="store_true", help="run the debug checker inside prove_multi (slower)")
     args = ap.parse_args()
-    _, traces, pub, tuples, _ = statement(3)
+    _, traces, pub, tuples, _ = statement(6)
     prove_multi(CHIPS, traces, pub, public_tuples=tuples, check=args.check)  # warm-up: JIT compilation
     print(f"loop(n), {len(CHIPS)} chips, check={args.check}, load average {os.getloadavg()[0]:.2f} "
           f"(1 min) at start, best of {args.repeat}")
