@@ -58,7 +58,7 @@ def outputs(nb: nbformat.NotebookNode) -> list[dict]:
 
 def test_the_notebooks_exist():
     names = {p.name for p in NOTEBOOKS}
-    assert {"quickstart.ipynb", "benchmark.ipynb"} <= names
+    assert {"quickstart.ipynb", "benchmark.ipynb", "cluster.ipynb"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -79,6 +79,11 @@ def test_notebook_runs_without_error(path, kernel):
     if path.name == "benchmark.ipynb":
         images = [o for o in outs if o.output_type == "display_data" and "image/png" in o.get("data", {})]
         assert len(images) >= 2, "the benchmark notebook should draw its time and per-phase plots"
+    if path.name == "cluster.ipynb":
+        images = [o for o in outs if o.output_type == "display_data" and "image/png" in o.get("data", {})]
+        assert len(images) >= 2, "the cluster notebook should draw its states/throughput and per-phase plots"
+        text = "".join(o.get("text", "") for o in outs if o.output_type == "stream")
+        assert "jobs/min" in text and text.count("skipped: deadline") == 3  # the capacity declined them
     if path.name == "quickstart.ipynb":
         text = "".join(o.get("text", "") for o in outs if o.output_type == "stream")
         assert text.count("VerificationError") >= 3 and "ReceiptError" in text  # tampering was rejected
