@@ -10,6 +10,12 @@ count), and the medians are fitted as `seconds = fixed_s + s_per_row · rows`; m
 modelled (LDE + Merkle, from the AIR's shape) and measured (tracemalloc peak of one proof: the device
 runs the same algorithm, so it allocates the same arrays). `measure()` is the pure part tests call with
 small sizes; the command adds GPU detection, a table and the JSON file the scheduler reads.
+
+On a Ray cluster, `zkray calibrate --cluster` (on the head) measures one live node of each kind (its CPU
+and GPU counts) inside a Ray task pinned to that node and taking all of its CPUs, and writes one file per
+kind into a directory the node reads (`ZKRAY_CALIBRATION`): the cluster's capacity is then the calibrated
+speed of whatever nodes are live (`zkray.node.capacity`), including autoscaled ones of a kind measured
+before. Ray is imported only by that command.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from zkray.zkvm.prover import ProverStats, prove
 from zkray.zkvm.verifier import verify_seal
 
 DEFAULT_PATH = Path("~/.zkray/calibration.json")
+DEFAULT_CLUSTER_DIR = Path("~/.zkray/calibrations")
 CALIBRATION_GUEST = "fib_input_initial"  # the fib AIR with a chosen start, so each repeat is a new input
 FORMAT_VERSION = 1
 DIGEST_BYTES = 32
@@ -301,7 +308,54 @@ def summary(cal: Calibration) -> str:
     return "\n".join(lines)
 
 
+def node_kind(resources: dict[str, float]) -> tuple[int, int]:
+    """A node's kind for calibration: its CPU and GPU counts as Ray reports them (one file per kind)."""
+    return round(resources.get("CPU", 0.0)), round(resources.get("GPU", 0.0))
+
+
+def _measure_here(log_sizes: Sequence[int], repeat: int, cpus: int) -> Calibration:
+    """The body of a `--cluster` task: calibrate on the node it runs on, recording the node's CPUs as Ray
+    counts them (what `zkray.node.capacity` matches live nodes by)."""
+    cal = measure(log_sizes, repeat, gpus=detect_gpus())
+    return cal.model_copy(update={"cpu_count": cpus})
+
+
+def calibrate_cluster(log_sizes: Sequence[int], repeat: int, out_dir: Path, timeout_s: float = 3600.0) -> list[Path]:
+    """Calibrate one live node of each kind through Ray (connected already, or `address="auto"`) and write
+    `<cpus>cpu-<gpus>gpu.json` per kind into `out_dir`. Each task is pinned to its node (hard affinity) and
+    takes all of the node's CPUs and GPUs, so no prove task runs beside it and skews the figure."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    if not ray.is_initialized():
+        ray.init(address="auto", configure_logging=False, log_to_driver=False)
+    kinds: dict[tuple[int, int], str] = {}
+    for node in ray.nodes():
+        cpus, gpus = node_kind(node.get("Resources", {}))
+        if node.get("Alive") and cpus > 0:
+            kinds.setdefault((cpus, gpus), node["NodeID"])
+    if not kinds:
+        raise CalibrationError("no live Ray node with CPUs to calibrate; start the cluster first")
+    task = ray.remote(max_retries=0)(_measure_here)
+    refs = {
+        kind: task.options(num_cpus=kind[0], num_gpus=kind[1],
+                           scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+                           ).remote(list(log_sizes), repeat, kind[0])
+        for kind, node_id in kinds.items()
+    }  # fmt: skip
+    return [save(ray.get(ref, timeout=timeout_s), out_dir / f"{kind[0]}cpu-{kind[1]}gpu.json")
+            for kind, ref in refs.items()]  # fmt: skip
+
+
 def _cmd(args: argparse.Namespace) -> int:
+    if args.cluster:
+        out_dir = Path(args.output) if args.output != str(DEFAULT_PATH) else DEFAULT_CLUSTER_DIR
+        print(f"zkray calibrate --cluster: one node of each kind, 2^{args.min_log}..2^{args.max_log} rows")
+        for path in calibrate_cluster(range(args.min_log, args.max_log + 1), args.repeat, out_dir.expanduser()):
+            cal = load(path)
+            print(f"{path.name}: {cal.host}, {cal.cpu_count} CPUs, {len(cal.gpus)} GPU(s): {cal.peak_khz:.2f} kHz peak")
+        print(f"set ZKRAY_CALIBRATION={out_dir} for the node (e.g. in ~/zkray.env)")
+        return 0
     gpus = detect_gpus()
     print(f"zkray calibrate: {CALIBRATION_GUEST} AIR, {os.cpu_count()} CPUs, {numba.get_num_threads()} threads, "
           f"{len(gpus)} GPU(s)\n{header()}")
@@ -318,5 +372,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ca.add_argument("--min-log", type=int, default=12, help="smallest trace, log2 rows (default 12)")
     ca.add_argument("--max-log", type=int, default=18, help="largest trace, log2 rows (default 18)")
     ca.add_argument("--repeat", type=int, default=3, help="median of N proofs (different inputs) per size")
-    ca.add_argument("-o", "--output", default=str(DEFAULT_PATH), help=f"calibration file (default {DEFAULT_PATH})")
+    ca.add_argument("-o", "--output", default=str(DEFAULT_PATH),
+                    help=f"calibration file ({DEFAULT_PATH}); a directory with --cluster ({DEFAULT_CLUSTER_DIR})")
+    ca.add_argument("--cluster", action="store_true",
+                    help="on a Ray cluster's head: one node of each kind, one file per kind (set ZKRAY_CALIBRATION)")
     ca.set_defaults(func=_cmd)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from zkray.calibrate import Calibration, CalibrationError, Gpu, MemoryNeeds, Point, save
+from zkray.calibrate import Calibration, CalibrationError, Gpu, MemoryNeeds, Point, calibrate_cluster, save
 from zkray.node.affinity import AffinityPlacer
 from zkray.node.capacity import (
     GPU_MEMORY_RESOURCE,
@@ -207,3 +207,15 @@ def test_a_machine_declares_its_gpus_memory_rounded_down() -> None:
     assert ray_resources([]) == {}
     assert ray_resources([a10g]) == {GPU_MEMORY_RESOURCE: 22.48}  # 22.488 GiB: never promise more
     assert ray_resources([a10g] * 4) == {GPU_MEMORY_RESOURCE: 89.95}
+
+
+def test_calibrate_cluster_measures_each_kind_of_node_through_ray(ray_session: object, tmp_path: Path) -> None:
+    """`zkray calibrate --cluster`: a real calibration inside a Ray task on each kind of node (here the
+    session's one 4-CPU node), one file per kind, which the node's capacity then matches to live nodes."""
+    paths = calibrate_cluster([5, 6], 1, tmp_path)
+    assert [p.name for p in paths] == ["4cpu-0gpu.json"]
+    cap = load_capacity(tmp_path)
+    assert cap is not None and [c.cpu_count for c in cap.calibrations] == [4]
+    (cal,) = cap.calibrations
+    assert [p.log_rows for p in cal.points] == [5, 6] and cal.peak_khz > 0
+    assert match(cap.calibrations, {"CPU": 4.0}) is cal
