@@ -244,3 +244,25 @@ def test_security_of_a_single_2_15_row_chip_with_many_wide_interactions():
     assert security_bits(DEFAULT_PARAMS, [wide], [15]) > 100
     assert security_bits(DEFAULT_PARAMS, [wide], [16]) > 100
     assert security_bits(DEFAULT_PARAMS, [wide] * 8, [16] * 8) < 100  # 2^24 tuples: the LogUp term binds
+
+
+class UnderDeclaredAir(LimbsAir):
+    """Declares degree 2 but constrains its column to {0, 1, 2} with the degree-3 b·(b − 1)·(b − 2)."""
+
+    main_width = 1
+
+    def eval(self, b):
+        x = b.main[0]
+        b.assert_zero("b in {0, 1, 2} (degree 3)", x * (x - 1) * (x - 2))
+
+
+def test_constraints_above_the_declared_degree_are_refused():
+    # The quotient of a degree-2 chip is computed on an n-point coset: a degree-3 constraint makes it wrong,
+    # which the prover's own out-of-domain check names, and the verifier rejects.
+    chip = Chip(UnderDeclaredAir("test-under-declared", 4))
+    assert chip.max_degree == 2 and chip.quotient_chunks == 1
+    traces = [np.random.default_rng(31).integers(0, 3, (1, 16)).astype(np.uint32)]
+    with pytest.raises(ProofError, match="higher degree than max_degree = 2"):
+        prove_multi([chip], traces)
+    with pytest.raises(VerificationError, match="test-under-declared: constraints do not hold"):
+        verify_multi([chip], forced(traces, [chip]))

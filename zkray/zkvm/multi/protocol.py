@@ -6,14 +6,22 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from zkray.zkvm import ext as E
 from zkray.zkvm import field as F
+from zkray.zkvm.air import PointBuilder, Val
+from zkray.zkvm.composition import quotient_at
 from zkray.zkvm.ext import D
 from zkray.zkvm.multi.chip import Chip, PublicTuple, bus_arities, bus_id
+from zkray.zkvm.multi.lookup import eval_chip
 from zkray.zkvm.params import StarkParams
 from zkray.zkvm.transcript import Transcript
+
+if TYPE_CHECKING:  # proof.py imports this module (the seal decoder needs the grouping)
+    from zkray.zkvm.multi.proof import ChipOod
 
 PROTOCOL = b"zkray-multi-stark-v2"  # v2: independent β_i per tuple position, batched LogUp columns
 SHIFT = F.GENERATOR  # every LDE lives on the coset s·<ω_m>, disjoint from every trace domain
@@ -49,6 +57,27 @@ def lookup_challenges(tr: Transcript, chips: Sequence[Chip]) -> tuple[np.ndarray
     alpha = tr.challenge_ext(b"logup alpha")
     width = max(bus_arities(chips).values(), default=0)
     return alpha, [tr.challenge_ext(b"logup beta %d" % i) for i in range(1, width + 1)]
+
+
+def quotient_matches(chip: Chip, o: ChipOod, n: int, challenges: list[np.ndarray], lam: np.ndarray, z: np.ndarray,
+                     public: Sequence[int]) -> bool:
+    """Whether the chip's constraint composition at z (from its opened values) equals its quotient chunks
+    at z: the verifier's out-of-domain check, which the prover also runs (with `check`) to catch a chip
+    whose constraints exceed its declared degree (its quotient, computed on a domain sized for that degree,
+    is then wrong)."""
+    aux_z = [Val(E.from_coords(o.aux_z[4 * a : 4 * a + 4]), True) for a in range(chip.aux_width)]
+    aux_zg = [Val(E.from_coords(o.aux_zg[4 * a : 4 * a + 4]), True) for a in range(chip.aux_width)]
+    builder = PointBuilder(main=[Val(v, True) for v in o.main_z], main_next=[Val(v, True) for v in o.main_zg],
+                           aux=aux_z, aux_next=aux_zg, challenges=[Val(c, True) for c in challenges],
+                           public=public, n=n)
+    eval_chip(chip, builder)
+    expected = quotient_at(builder.values, lam, z, n)
+    z_n, z_kn = E.pow_ext(z, n), np.array([1, 0, 0, 0], dtype=np.uint32)
+    committed = np.zeros(4, dtype=np.uint32)
+    for k in range(chip.quotient_chunks):
+        committed = F.add(committed, E.mul(E.from_coords(o.quotient_z[4 * k : 4 * k + 4]), z_kn))
+        z_kn = E.mul(z_kn, z_n)
+    return bool(np.array_equal(expected, committed))
 
 
 def start_transcript(chips: Sequence[Chip], params: StarkParams, log_ns: Sequence[int], public: Sequence[int],

@@ -16,18 +16,17 @@ import numpy as np
 from zkray.zkvm import deep, merkle
 from zkray.zkvm import ext as E
 from zkray.zkvm import field as F
-from zkray.zkvm.air import PointBuilder, Val
-from zkray.zkvm.composition import quotient_at
 from zkray.zkvm.errors import ReceiptError, VerificationError
 from zkray.zkvm.multi import fri_mixed
 from zkray.zkvm.multi.chip import Chip, PublicTuple, bus_arities, check_public_tuples
-from zkray.zkvm.multi.lookup import eval_chip, public_sum
+from zkray.zkvm.multi.lookup import public_sum
 from zkray.zkvm.multi.proof import MultiProof, decode
 from zkray.zkvm.multi.protocol import (
     MAX_LOG_N,
     SHIFT,
     height_groups,
     lookup_challenges,
+    quotient_matches,
     security_bits,
     start_transcript,
 )
@@ -50,20 +49,7 @@ def verify_multi_seal(chips: Sequence[Chip], seal: bytes, public: Sequence[int],
 def _check_ood(chip: Chip, proof: MultiProof, i: int, challenges: list[np.ndarray], lam: np.ndarray,
                z: np.ndarray, public: Sequence[int]) -> None:
     """The chip's constraint composition at z must equal its committed quotient chunks at z."""
-    o, n = proof.ood[i], 1 << proof.log_ns[i]
-    aux_z = [Val(E.from_coords(o.aux_z[4 * a : 4 * a + 4]), True) for a in range(chip.aux_width)]
-    aux_zg = [Val(E.from_coords(o.aux_zg[4 * a : 4 * a + 4]), True) for a in range(chip.aux_width)]
-    builder = PointBuilder(main=[Val(v, True) for v in o.main_z], main_next=[Val(v, True) for v in o.main_zg],
-                           aux=aux_z, aux_next=aux_zg, challenges=[Val(c, True) for c in challenges],
-                           public=public, n=n)
-    eval_chip(chip, builder)
-    expected = quotient_at(builder.values, lam, z, n)
-    z_n, z_kn = E.pow_ext(z, n), _ONE
-    committed = np.zeros(4, dtype=np.uint32)
-    for k in range(chip.quotient_chunks):
-        committed = F.add(committed, E.mul(E.from_coords(o.quotient_z[4 * k : 4 * k + 4]), z_kn))
-        z_kn = E.mul(z_kn, z_n)
-    if not np.array_equal(expected, committed):
+    if not quotient_matches(chip, proof.ood[i], 1 << proof.log_ns[i], challenges, lam, z, public):
         raise VerificationError(f"{chip.name}: constraints do not hold at the out-of-domain point (quotient mismatch)")
 
 
