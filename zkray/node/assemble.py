@@ -17,6 +17,7 @@ from typing import Any
 from web3 import AsyncHTTPProvider, AsyncWeb3
 
 from actors.breakers import ATTESTER, RPC, CircuitBreakers
+from actors.factory import start_program_cache
 from actors.object_store import LocalObjectStore
 from actors.proof_cache import ProofCache
 from actors.scheduler import JobScheduler
@@ -28,6 +29,7 @@ from zkray.node.affinity import AffinityRuntime
 from zkray.node.capacity import gpu_task_memory_gib, load_capacity
 from zkray.node.chain_access import ChainAccess
 from zkray.node.pipeline import Node
+from zkray.node.programs import DEFAULT_SEGMENT_CYCLES, NodePrograms
 from zkray.node.prover import ProverService
 from zkray.node.proving import ProvingPool, RemoteProver
 from zkray.node.proving.runtime import RayRuntime
@@ -88,6 +90,7 @@ async def build_node(
     remote: RemoteProver | None = None,
     runtime: Any = None,
     fresh_on_mismatch: bool = False,
+    segment_cycles: int = DEFAULT_SEGMENT_CYCLES,
 ) -> Built:
     """Construct every part (Ray must already be initialised); nothing runs until `node.run`.
     `fresh_on_mismatch`: a journal kept for another chain is moved aside (the embedded devnet is new on
@@ -124,14 +127,22 @@ async def build_node(
         disk_capacity=settings.cache.proof_disk_bytes, store=LocalObjectStore(),
     )  # fmt: skip
     prover = ProverService(pool, cache, settings.initial_speed_hz, capacity and capacity.watching(runtime.nodes))
-    attesters = [Attester(k) for k in target.attester_keys]
+    # RV32IM guests' ELFs by image id, warm in the program cache actor; attesters verify with them
+    program_cache = start_program_cache(
+        settings.cache.program_bytes, settings.data_dir / "programs", disk_capacity=settings.cache.program_disk_bytes
+    )
+    programs = NodePrograms(program_cache, chain, fetcher, on_cached=scheduler.set_cached)
+    attesters = [Attester(k, programs=programs.held) for k in target.attester_keys]
     policy = RetryPolicy(
         max_attempts=settings.submit_attempts, initial_delay_s=settings.submit_initial_s,
         max_delay_s=max(settings.submit_max_s, settings.submit_initial_s),
     )  # fmt: skip
     submitter = Submitter(chain, AttestationService(attesters, chain_id, verifier, breakers), policy)
     timeout = settings.proving.task_timeout_s
-    runner = JobRunner(scheduler, journal, chain, fetcher, prover, submitter, task_timeout_s=timeout, drills=drills)
+    runner = JobRunner(
+        scheduler, journal, chain, fetcher, prover, submitter, task_timeout_s=timeout, drills=drills,
+        programs=programs, segment_cycles=segment_cycles,
+    )  # fmt: skip
     node = Node(
         settings, scheduler=scheduler, journal=journal, breakers=breakers, chain=chain, prover=prover, runner=runner
     )

@@ -1,5 +1,9 @@
 """The embedded default (no configuration): a local devnet and a demo requester beside the node, and the
-chain target for a real network (keys from files or the environment, never from flags)."""
+chain target for a real network (keys from files or the environment, never from flags).
+
+The devnet registers the built-in AIR guests and every RV32IM guest bundled in `guest/` (as
+`<stem>.elf`, ELF URL `zkray://guest/<stem>`, which the node resolves to this repository's file and
+checks against the image id), so the demo posts jobs for both."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from pathlib import Path
 from zkray.attest import KEY_ENV as ATTESTER_KEY_ENV
 from zkray.chain.devnet import Devnet
 from zkray.node.assemble import ChainTarget
+from zkray.node.programs import bundled_guests
 from zkray.node.requester import DemoRequester
 from zkray.node.settings import NodeSettings
 
@@ -38,6 +43,7 @@ class Embedded:
     async def start(cls, settings: NodeSettings) -> AsyncIterator[Embedded]:
         devnet = await asyncio.to_thread(Devnet().start)
         try:
+            await asyncio.to_thread(register_bundled_guests, devnet)
             yield cls(devnet)
         finally:
             await asyncio.to_thread(devnet.stop)
@@ -55,7 +61,19 @@ class Embedded:
     def requester(self, settings: NodeSettings) -> DemoRequester:
         roles, deployment = self.devnet.roles, self.devnet.deployment
         assert roles is not None and deployment is not None
-        return DemoRequester(self.devnet.rpc_url, deployment.engine, roles.requesters[0].key, settings.demo)
+        elf_guests = {g.name: g.image_id for g in bundled_guests().values()}
+        return DemoRequester(
+            self.devnet.rpc_url, deployment.engine, roles.requesters[0].key, settings.demo, elf_guests=elf_guests
+        )
+
+
+def register_bundled_guests(devnet: Devnet) -> dict[str, bytes]:
+    """Register the ELF guests of `guest/` with the devnet's registry; returns registry name -> image id."""
+    registered = {}
+    for guest in bundled_guests().values():
+        devnet.register_program(guest.name, guest.image_id, guest.elf_url)
+        registered[guest.name] = guest.image_id
+    return registered
 
 
 def external_target(settings: NodeSettings, env: Mapping[str, str]) -> ChainTarget:

@@ -1,4 +1,6 @@
-"""The demo requester of the embedded default: posts a stream of jobs for the built-in guests.
+"""The demo requester of the embedded default: posts a stream of jobs for the built-in guests and, one
+job in `ELF_SHARE`, for the RV32IM ELF guests bundled in `guest/` (fib, sort, sha256; registered by the
+embedded devnet), so the demo proves composite receipts (segments on Ray) beside the built-in AIR.
 
 Inputs travel inline as `data:` URIs (the engine's inputType 1), so the demo needs no IPFS or HTTP
 server; the input digest is SHA-256 of the input bytes, as for any job. The mix (which guest, which n)
@@ -27,14 +29,28 @@ WEI_PER_ETH = 10**18
 INLINE = 1  # the engine's inputType for data: URIs
 
 
+ELF_SHARE = 0.25
+"""Share of the demo's jobs posted for the bundled ELF guests (the rest: the built-in AIR guests)."""
+ELF_GUESTS = ("fib", "sort", "sha256")  # guest/<stem>.elf that read their input and exit 0 on any input given
+
+
 @dataclass(frozen=True)
 class DemoJob:
-    guest: str
+    guest: str  # a built-in guest name, or "<stem>.elf" for a bundled ELF guest
     input: bytes
 
 
-def demo_job(rng: random.Random, max_n: int) -> DemoJob:
-    """One job: fib(n), or fib from a chosen start (a, b)."""
+def demo_job(rng: random.Random, max_n: int, elf_share: float = 0.0) -> DemoJob:
+    """One job: fib(n), or fib from a chosen start (a, b); with probability `elf_share` a bundled ELF guest's
+    (fib(n), a sort of up to 64 words, or SHA-256 of up to 128 bytes: one or two 2^13-cycle segments)."""
+    if rng.random() < elf_share:
+        guest = rng.choice(ELF_GUESTS)
+        if guest == "fib":
+            return DemoJob("fib.elf", struct.pack("<I", rng.randint(8, max_n)))
+        if guest == "sort":
+            words = [rng.getrandbits(32) for _ in range(rng.randint(1, 64))]
+            return DemoJob("sort.elf", struct.pack(f"<{len(words)}I", *words))
+        return DemoJob("sha256.elf", rng.randbytes(rng.randint(0, 128)))
     n = rng.randint(8, max_n)
     if rng.random() < 0.5:
         return DemoJob("fib", struct.pack("<I", n))
@@ -49,12 +65,14 @@ class DemoRequester:
     engine: str
     key: str
     settings: DemoSettings
+    elf_guests: dict[str, bytes] = field(default_factory=dict)  # "<stem>.elf" -> image id, as registered
+    elf_share: float = ELF_SHARE  # of the jobs, when `elf_guests` has the demo's ELF guests
     posted: list[int] = field(default_factory=list)
     failures: int = 0
 
     async def run(self, cancel: asyncio.Event) -> None:
         rng = random.Random(self.settings.seed + len(self.posted))
-        image_ids = guests()
+        image_ids = {**guests(), **self.elf_guests}
         w3: AsyncWeb3[Any] = AsyncWeb3(AsyncHTTPProvider(self.rpc_url, request_kwargs={"timeout": 10}))
         try:
             await self._post(w3, rng, image_ids, cancel)
@@ -68,7 +86,8 @@ class DemoRequester:
             client = EngineClient(w3, self.engine, sender=tx)
             tip = int(self.settings.tip_eth * WEI_PER_ETH)
             while not cancel.is_set() and (self.settings.jobs is None or len(self.posted) < self.settings.jobs):
-                job = demo_job(rng, self.settings.max_n)
+                has_elf = all(f"{g}.elf" in image_ids for g in ELF_GUESTS)
+                job = demo_job(rng, self.settings.max_n, self.elf_share if has_elf else 0.0)
                 try:
                     request_id, _ = await client.request_execution(
                         image_ids[job.guest], hashlib.sha256(job.input).digest(), data_uri(job.input),

@@ -9,6 +9,12 @@ For each attempt the backend is the first of the degradation policy's chain (rem
 the configuration enables, the cluster can run, the job has not already failed on, and whose breaker
 allows a call. Attempts count across backends (`max_attempts` in all); a failed remote or GPU attempt
 falls back to the next backend, while CPU, the last resort, is retried on itself.
+
+An RV32IM ELF job (kind "elf" with its planned `segments`) is several tasks: one per segment, all started
+at once as slots allow (GPU where there are GPUs, never the remote backend), then one join task once every
+segment is proved. Each task has its own attempts, deadline and retry state, so a segment that hangs or
+whose worker dies is killed and proved again alone while the others keep their receipts; a segment that
+fails for good fails the job (and its other tasks are killed). `records` lists every finished attempt.
 """
 
 from __future__ import annotations
