@@ -69,40 +69,59 @@ def _mont_mul(x: np.uint32, w: np.uint32) -> np.uint32:
     return v - _P32 if v >= _P32 else v
 
 
-@numba.njit(cache=True, parallel=True, error_model="numpy")
-def _ntt_inplace(mat: np.ndarray, twiddles: np.ndarray, rev: np.ndarray, log_zero_pad: int) -> None:
-    """Radix-2 DIT over each row: bit-reversal, then stages of `_butterflies` on contiguous halves.
+@numba.njit(cache=True, error_model="numpy")
+def _stages(a: np.ndarray, twiddles: np.ndarray, half: int) -> None:
+    """The DIT butterfly stages of span 2·half and up over one bit-reversed row."""
+    n = a.shape[0]
+    while half < min(n, 8):  # short spans: a scalar loop beats a call per 1–4 butterflies
+        for start in range(0, n, 2 * half):
+            for k in range(half):
+                v = _mont_mul(a[start + k + half], twiddles[half - 1 + k])
+                u = a[start + k]
+                s = u + v
+                a[start + k] = s - _P32 if s >= _P32 else s
+                a[start + k + half] = u + _P32 - v if u < v else u - v
+        half *= 2
+    while half < n:
+        tw = twiddles[half - 1 : 2 * half - 1]
+        for start in range(0, n, 2 * half):
+            _butterflies(a[start : start + half], a[start + half : start + 2 * half], tw)
+        half *= 2
 
-    `log_zero_pad` = b when only the first n/2^b coefficients can be non-zero (a coset LDE): after the
-    bit reversal each block of 2^b holds one non-zero value at its start, and the first b stages only
-    copy it across the block, so they are done as that copy."""
+
+@numba.njit(cache=True, parallel=True, error_model="numpy")
+def _ntt_inplace(mat: np.ndarray, twiddles: np.ndarray, rev: np.ndarray) -> None:
+    """Radix-2 DIT over each row: in-place bit reversal, then `_stages`."""
     width, n = mat.shape
-    block = 1 << log_zero_pad
     for c in numba.prange(width):
         a = mat[c]
         for i in range(n):
             j = rev[i]
             if i < j:
                 a[i], a[j] = a[j], a[i]
-        if block > 1:
-            for start in range(0, n, block):
-                for k in range(1, block):
-                    a[start + k] = a[start]
-        half = block
-        while half < min(n, 8):  # short spans: a scalar loop beats a call per 1–4 butterflies
-            for start in range(0, n, 2 * half):
-                for k in range(half):
-                    v = _mont_mul(a[start + k + half], twiddles[half - 1 + k])
-                    u = a[start + k]
-                    s = u + v
-                    a[start + k] = s - _P32 if s >= _P32 else s
-                    a[start + k + half] = u + _P32 - v if u < v else u - v
-            half *= 2
-        while half < n:
-            tw = twiddles[half - 1 : 2 * half - 1]
-            for start in range(0, n, 2 * half):
-                _butterflies(a[start : start + half], a[start + half : start + 2 * half], tw)
-            half *= 2
+        _stages(a, twiddles, 1)
+
+
+@numba.njit(cache=True, parallel=True, error_model="numpy")
+def _lde(coeffs: np.ndarray, twiddles: np.ndarray, rev: np.ndarray, out: np.ndarray) -> None:
+    """out[c] = NTT of coeffs[c] zero-padded to out's length (2^b times longer).
+
+    Bit reversal sends coefficient i < n to rev(i), a multiple of 2^b, and the zero tail to the other
+    positions; the first b stages then only copy each block's first value across the block. So the
+    kernel writes each coefficient to its whole block (no zero padding, no swap pass) and starts the
+    butterflies at span 2^(b+1)."""
+    width, n = coeffs.shape
+    size = out.shape[1]
+    block = size // n
+    for c in numba.prange(width):
+        a = out[c]
+        src = coeffs[c]
+        for i in range(n):
+            r = rev[i]
+            x = src[i]
+            for t in range(block):
+                a[r + t] = x
+        _stages(a, twiddles, block)
 
 
 def _log2(n: int) -> int:
@@ -115,7 +134,7 @@ def ntt(mat: np.ndarray) -> np.ndarray:
     """Evaluations on the subgroup <ω_n> of the polynomials whose coefficients are the rows of `mat`."""
     out = np.array(mat, dtype=np.uint32, copy=True, ndmin=2)
     twiddles, rev = _tables(_log2(out.shape[1]), False)
-    _ntt_inplace(out, twiddles, rev, 0)
+    _ntt_inplace(out, twiddles, rev)
     return out
 
 
@@ -124,7 +143,7 @@ def intt(mat: np.ndarray) -> np.ndarray:
     out = np.array(mat, dtype=np.uint32, copy=True, ndmin=2)
     n = out.shape[1]
     twiddles, rev = _tables(_log2(n), True)
-    _ntt_inplace(out, twiddles, rev, 0)
+    _ntt_inplace(out, twiddles, rev)
     return F.mul(out, np.uint32(pow(n, F.P - 2, F.P)))
 
 
@@ -134,11 +153,14 @@ def coset_ntt(coeffs: np.ndarray, shift: int, size: int) -> np.ndarray:
     width, n = coeffs.shape
     if size < n:
         raise ValueError(f"coset size {size} smaller than {n} coefficients")
-    padded = np.zeros((width, size), dtype=np.uint32)
-    padded[:, :n] = F.mul(coeffs, F.powers(shift, n))
-    twiddles, rev = _tables(_log2(size), False)
-    _ntt_inplace(padded, twiddles, rev, (size // n).bit_length() - 1)  # the zero tail skips stages
-    return padded
+    log_size = _log2(size)
+    m = 1 << max(n - 1, 0).bit_length()  # coefficients padded to a power of two (its zero tail included)
+    scaled = np.zeros((width, m), dtype=np.uint32)
+    scaled[:, :n] = F.mul(coeffs, F.powers(shift, n))
+    twiddles, rev = _tables(log_size, False)
+    out = np.empty((width, size), dtype=np.uint32)
+    _lde(scaled, twiddles, rev, out)
+    return out
 
 
 def coset_intt(evals: np.ndarray, shift: int) -> np.ndarray:
