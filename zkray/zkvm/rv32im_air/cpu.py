@@ -446,8 +446,9 @@ def _interactions() -> tuple[Interaction, ...]:
         _pair(lambda r: r[DIFF[0]], lambda r: r[DIFF[1]]), _pair(lambda r: r[DIFF[2]], lambda r: r[DIFF[3]]),
         # sign bits: a3 − 128·sign and Q2_3 − 128·sign are below 128 (twice them is a byte)
         _pair(lambda r: 2 * (diff_a(r, 3) - 128 * r[SIGN_A]), lambda r: 2 * (q_diff(r, 3) - 128 * r[SIGN_Q])),
-        # read/write ECALLs: the buffer is below 2^28 (so buffer + i never wraps mod p), and so is a write's length
-        _pair(lambda r: 16 * r[B[3]], lambda r: 16 * r[FLAG["write"]] * r[MEMV[3]], is_io),
+        # read/write ECALLs: the buffer and the count are below 2^28, so buffer + i never wraps mod p and the
+        # count equals the io chain's length as an integer (a read of a2 ≥ p bytes cannot claim count − p)
+        _pair(lambda r: 16 * r[B[3]], lambda r: 16 * r[RES[3]], is_io),
         # LW/SW/JALR: low is a byte and the SUM's top byte is < 16 (the address/target is below 2^28)
         _pair(lambda r: r[LOW], lambda r: 16 * r[SUM[3]], lambda r: is_mem(r) + r[FLAG["jalr"]]),
         # LB/LH: load_top − 128·sign is below 128, so load_sign is the loaded value's sign bit
