@@ -15,7 +15,6 @@ from zkray.zkvm.continuation.state import check_boundary, initial_boundary, stat
 from zkray.zkvm.elf import PF_R, PF_W, PF_X, Segment, load_elf, write_elf
 from zkray.zkvm.errors import VerificationError
 from zkray.zkvm.rv32im.executor import initial_memory
-from zkray.zkvm.rv32im.image import image_id
 from zkray.zkvm.rv32im.segment import Boundary, execute_segment, plan_segments
 
 DEPTH = 6  # 64 words: small enough for a dense reference
@@ -106,7 +105,7 @@ def test_memory_words_scan_the_executor_array_and_match_the_image():
     idx2, vals2 = M.image_words(program)
     assert idx.tolist() == idx2.tolist() and vals.tolist() == vals2.tolist()
     assert idx.tolist()[-2:] == [0x2_0000 // 4, 0x2_0004 // 4] and vals.tolist()[-2:] == [0x0001_0000, 0x0900]
-    assert M.SparseTree.of_memory(mem).root == M.image_root(program, image_id(program))
+    assert M.SparseTree.of_memory(mem).root == M.image_root(program)
 
 
 def test_words_shared_by_two_unaligned_segments_are_merged():
@@ -143,7 +142,7 @@ def test_witness_roots_chain_across_real_segments():
             for i in range(plan_segments(elf, data, segment_cycles=n).segments)]
     assert len(runs) >= 3 and any(r.input_chunk for r in runs) and any(r.journal_chunk for r in runs)
     program = load_elf(elf)
-    digest = state_digest(initial_boundary(program), M.image_root(program, image_id(program)))
+    digest = state_digest(initial_boundary(program), M.image_root(program))
     for run, nxt in itertools.pairwise(runs):
         tree = M.SparseTree.of_memory(run.start_memory)
         sib = tree.witness([a for a, _, _ in run.memory])
@@ -154,3 +153,12 @@ def test_witness_roots_chain_across_real_segments():
         assert post == M.SparseTree.of_memory(nxt.start_memory).root
         digest = state_digest(run.end, post)
         assert digest == state_digest(nxt.start, post)
+
+
+def test_image_roots_are_cached_per_image_in_a_small_lru():
+    programs = [load_elf(write_elf(0x1_0000, [(0x1_0000, (0x13 + (i << 20)).to_bytes(4, "little"), PF_R | PF_X)]))
+                for i in range(M._IMAGE_ROOTS_MAX + 4)]
+    roots = [M.image_root(p) for p in programs]
+    assert len(set(roots)) == len(programs) and len(M._IMAGE_ROOTS) == M._IMAGE_ROOTS_MAX
+    assert M.image_root(programs[-1]) == roots[-1] == M.SparseTree(*M.image_words(programs[-1])).root
+    assert M.image_root(programs[0]) == roots[0]  # evicted, rebuilt the same

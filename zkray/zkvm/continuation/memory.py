@@ -30,6 +30,7 @@ import numpy as np
 
 from zkray.zkvm.elf import MEMORY_END, Program
 from zkray.zkvm.errors import VerificationError
+from zkray.zkvm.rv32im.image import image_id as image_id_of
 
 DEPTH = 26  # 2^26 words = the 2^28-byte guest address space
 assert 4 << DEPTH == MEMORY_END
@@ -199,9 +200,11 @@ _IMAGE_ROOTS: OrderedDict[bytes, bytes] = OrderedDict()
 _IMAGE_ROOTS_MAX = 16
 
 
-def image_root(program: Program, image_id: bytes) -> bytes:
+def image_root(program: Program) -> bytes:
     """Memory root of the loaded image, cached by image id (a small LRU: verifying many receipts of one
-    program hashes its image once). `image_id` must be `image_id(program)`; the caller has it already."""
+    program builds its tree once). The id is computed here, never taken from a caller, so a wrong id can
+    never file one program's root under another's."""
+    image_id = image_id_of(program)
     root = _IMAGE_ROOTS.get(image_id)
     if root is None:
         root = SparseTree(*image_words(program)).root

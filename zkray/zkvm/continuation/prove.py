@@ -49,7 +49,7 @@ def compose(elf: bytes | Program, segments: Sequence[bytes], params: StarkParams
     program = load(elf)
     iid = image_id(program)
     receipts = [decode_segment(s, params, f"segment {i}") for i, s in enumerate(segments)]
-    summary: ChainSummary = check_chain(program, iid, receipts)
+    summary: ChainSummary = check_chain(program, receipts)
     return Receipt(iid, summary.journal, encode_composite([bytes(s) for s in segments]))
 
 

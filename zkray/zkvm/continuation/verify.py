@@ -38,12 +38,12 @@ class ChainSummary:
     final_digest: bytes
 
 
-def check_chain(program: Program, image_id: bytes, receipts: Sequence[SegmentReceipt]) -> ChainSummary:
+def check_chain(program: Program, receipts: Sequence[SegmentReceipt]) -> ChainSummary:
     """Check the digests chain from the image to a halt (no STARK is verified here); VerificationError
     naming the first segment that does not fit."""
     if not receipts:
         raise VerificationError("a composite receipt needs at least one segment")
-    root = image_root(program, image_id)
+    root = image_root(program)
     digest = state_digest(initial_boundary(program), root)
     journal, consumed = bytearray(), bytearray()
     last = len(receipts) - 1
@@ -91,7 +91,7 @@ def verify_composite(program: Program, image_id: bytes, journal: bytes, seal: by
         raise VerificationError(f"the receipt is for image {image_id.hex()}, but the ELF given has image "
                                 f"{actual.hex()}: pass the ELF the receipt was proven for")
     receipts = decode_composite(seal, params)
-    summary = check_chain(program, image_id, receipts)
+    summary = check_chain(program, receipts)
     if summary.journal != journal:
         raise VerificationError(f"the receipt's journal ({len(journal)} bytes) is not what the segments wrote "
                                 f"({len(summary.journal)} bytes)")
