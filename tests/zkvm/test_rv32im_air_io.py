@@ -15,7 +15,7 @@ import pytest
 from zkray.zkvm import field as F
 from zkray.zkvm.air import DebugBuilder
 from zkray.zkvm.elf import PF_R, PF_W, PF_X, write_elf
-from zkray.zkvm.errors import VerificationError
+from zkray.zkvm.errors import ProofError, VerificationError
 from zkray.zkvm.multi import prove_multi
 from zkray.zkvm.rv32im import execute, load_elf
 from zkray.zkvm.rv32im.isa import encode
@@ -183,3 +183,21 @@ def test_a_read_count_other_than_the_bytes_moved_is_rejected() -> None:
 
 def test_the_reader_guest_is_bound_to_its_input_in_the_executor() -> None:
     assert execute(_reader(4), b"hello").journal == b"hell"
+
+
+def test_a_read_into_code_is_refused() -> None:
+    """Input read over the program's own code: the executor allows it, the AIR has no witness (code is
+    read-only, so the program table keeps describing the image); forced through, the verifier rejects it."""
+    li = lambda rd, v: encode("addi", rd=rd, rs1=0, imm=v)  # noqa: E731
+    words = [encode("lui", rd=11, imm=0x10), li(10, 0), encode("addi", rd=11, rs1=11, imm=0x40), li(12, 4),
+             li(17, 63), encode("ecall"), li(17, 93), encode("ecall")]
+    code = b"".join(w.to_bytes(4, "little") for w in words) + bytes(0x40 - 4 * len(words) + 8)
+    elf = write_elf(0x1_0000, [(0x1_0000, code, PF_R | PF_X)])
+    run = _run(elf, b"abcd")
+    assert run.input_chunk == b"abcd" and run.memory[0][0] == 0x1_0040
+    with pytest.raises(ProofError, match="rv32im-io: constraint 'a read never writes a read-only"):
+        prove_segment(elf, run)
+    traces, claim = generate(load_elf(elf), run), claim_of(run)
+    proof = _prove_forged(elf, claim, traces)
+    with pytest.raises(VerificationError, match="rv32im-io: constraints do not hold"):
+        verify_elf(elf, claim, proof)
