@@ -11,7 +11,6 @@ from zkray import calibrate
 from zkray.proving import guests, prove
 from zkray.zkvm.errors import ZkvmError
 from zkray.zkvm.guests import by_image_id
-from zkray.zkvm.params import DEFAULT_PARAMS
 from zkray.zkvm.receipt import Receipt
 
 
@@ -35,7 +34,8 @@ def _cmd_prove(args: argparse.Namespace) -> int:
 
 def _prove_elf(args: argparse.Namespace) -> int:
     """Prove an ELF guest in segments; --input names a file holding the input bytes."""
-    from zkray.zkvm.continuation import DEFAULT_SEGMENT_CYCLES, decode_composite
+    from zkray.zkvm.continuation import DEFAULT_SEGMENT_CYCLES
+    from zkray.zkvm.continuation.codec import split_composite
 
     if args.guest:
         print("error: give either a built-in guest name or --elf, not both", file=sys.stderr)
@@ -52,7 +52,7 @@ def _prove_elf(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     out = Path(args.output or f"{Path(args.elf).stem}.receipt")
     out.write_bytes(receipt.encode())
-    segments = len(decode_composite(receipt.seal, DEFAULT_PARAMS))
+    segments = len(split_composite(receipt.seal))
     print(f"proved {args.elf} in {elapsed:.2f} s: {segments} segment(s) of up to {cycles} cycles, "
           f"journal {receipt.journal.hex()}, image id {receipt.image_id.hex()}")
     print(f"wrote {out} ({len(receipt.encode())} bytes)")
