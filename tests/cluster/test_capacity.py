@@ -219,3 +219,30 @@ def test_calibrate_cluster_measures_each_kind_of_node_through_ray(ray_session: o
     (cal,) = cap.calibrations
     assert [p.log_rows for p in cal.points] == [5, 6] and cal.peak_khz > 0
     assert match(cap.calibrations, {"CPU": 4.0}) is cal
+
+
+class FixedNodes:
+    """A cluster of fixed nodes, as `RayRuntime.alive_nodes` reports them (the affinity runtime's input)."""
+
+    def __init__(self, nodes: list[tuple[str, dict[str, float]]]) -> None:
+        self._nodes = nodes
+
+    def alive_nodes(self) -> list[tuple[str, dict[str, float]]]:
+        return self._nodes
+
+
+def test_the_affinity_runtime_hides_small_and_undeclared_gpus_and_says_why_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from zkray.node.affinity import AffinityRuntime
+
+    nodes = [("small", {"CPU": 1.0, "GPU": 1.0, GPU_MEMORY_RESOURCE: 8.0}),
+             ("big", {"CPU": 1.0, "GPU": 1.0, GPU_MEMORY_RESOURCE: 24.0}),
+             ("bare", {"CPU": 1.0, "GPU": 1.0})]  # fmt: skip
+    runtime = AffinityRuntime(FixedNodes(nodes), gpu_memory_gib=16.0)  # type: ignore[arg-type]
+    with caplog.at_level("WARNING", logger="zkray.node.affinity"):
+        assert [n["GPU"] for n in runtime.nodes()] == [0.0, 1.0, 0.0]
+        runtime.nodes()
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "bare" in warnings[0] and GPU_MEMORY_RESOURCE in warnings[0]
+    assert [n["GPU"] for n in AffinityRuntime(FixedNodes(nodes)).nodes()] == [1.0, 1.0, 1.0]  # type: ignore[arg-type]

@@ -22,18 +22,20 @@ This module does no Ray calls itself (Ray stays behind `RayRuntime`); it wraps a
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
-from zkray.node.capacity import without_small_gpus
+from zkray.node.capacity import GPU_MEMORY_RESOURCE, without_small_gpus
 from zkray.node.proving.placement import TaskShape, fits
 from zkray.node.proving.request import Fault, RemoteProver
 from zkray.policy.degradation import ProverBackend
 from zkray.policy.hashring import HashRing
 
+log = logging.getLogger("zkray.node.affinity")
 NodeList = list[tuple[str, Mapping[str, float]]]
 ProveArgs = tuple[str, Any, Any, bytes | None, Fault | None]
 """What the pool submits: (kind, program, input, image id, fault)."""
@@ -148,6 +150,7 @@ class AffinityRuntime:
         self._clock = clock
         self._refreshed_at = -float("inf")
         self._placed: dict[Any, str] = {}  # task ref -> the node it was sent to, until its result is read
+        self._warned: set[str] = set()  # GPU nodes already reported as declaring no GPU memory
         self.placements: dict[str | None, int] = {}
 
     def _refresh(self) -> NodeList:
@@ -157,8 +160,18 @@ class AffinityRuntime:
         return nodes
 
     def nodes(self) -> list[Mapping[str, float]]:
-        """The live nodes as the pool should count them: GPUs too small for a GPU task hidden."""
-        return [without_small_gpus(resources, self.gpu_memory_gib) for _node_id, resources in self._refresh()]
+        """The live nodes as the pool should count them: GPUs too small for a GPU task hidden. A GPU node that
+        declares no memory at all is hidden too (it may be smaller), and said once in the log, since that is
+        a configuration slip rather than a small GPU."""
+        nodes = self._refresh()
+        for node_id, resources in nodes:
+            undeclared = resources.get("GPU", 0.0) and GPU_MEMORY_RESOURCE not in resources
+            if self.gpu_memory_gib and undeclared and node_id not in self._warned:
+                self._warned.add(node_id)
+                log.warning("GPU node %s declares no %s resource: GPU tasks (%.2f GiB each) skip it; declare it "
+                            "(cluster.yaml resources, or ray start --resources from python -m zkray.node.capacity) "
+                            "or set gpu_memory_gib=0", node_id[:12], GPU_MEMORY_RESOURCE, self.gpu_memory_gib)
+        return [without_small_gpus(resources, self.gpu_memory_gib) for _node_id, resources in nodes]
 
     def submit(
         self,
