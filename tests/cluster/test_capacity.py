@@ -92,6 +92,7 @@ def test_a_calibration_file_changes_the_deadline_decision_for_the_same_job(tmp_p
     path = save(calibration(cpus=2, s_per_row=20e-6), tmp_path / "calibration.json")
     fast = prover_for({"ZKRAY_CALIBRATION": str(path)})
     assert fast.capacity is not None
+    assert fast.speed.cycles_per_s == pytest.approx(fast.capacity.job_hz())  # the prior profitability uses
     assert fast.speed_for(1 << 18).cycles_per_s == pytest.approx((1 << 18) / (0.5 + 20e-6 * (1 << 18)))
     assert deadline_ok(fast, 1 << 18, 200)
     # ... and one calibrated slower than the default declines a job the default would take.
@@ -123,6 +124,7 @@ def test_the_cluster_capacity_follows_the_live_nodes() -> None:
     clock[0] = 10.0
     assert cap.eta_s(1 << 16) == pytest.approx(slow.eta_s(1 << 16))
     assert cap.peak_hz() == pytest.approx(2 * fast.peak_khz * 1000 + slow.peak_khz * 1000)
+    assert cap.job_hz() == pytest.approx(slow.peak_khz * 1000)  # one job may land on the slow node
 
 
 def test_a_node_with_no_calibration_of_its_own_is_priced_as_the_slowest() -> None:

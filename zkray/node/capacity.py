@@ -146,6 +146,11 @@ class ClusterCapacity:
         eta = self.eta_s(max(cycles, 1), backlog_cycles)
         return ProvingSpeed(max(cycles, 1) / eta if eta > 0 else math.inf, samples=1)
 
+    def job_hz(self) -> float:
+        """The peak rate one job sees: the slowest live node's (a job is one task on one node). What the
+        node's single speed figure (`ProverService.speed`, used before a job's size is known) starts from."""
+        return min(cal.peak_khz for cal in self.priced_nodes()) * 1000.0
+
     def peak_hz(self) -> float:
         """The live cluster's calibrated throughput, rows (cycles) per second at each node's peak."""
         return sum(cal.peak_khz * 1000.0 for cal in self.priced_nodes())

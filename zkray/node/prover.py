@@ -52,7 +52,7 @@ class ProverService:
         self.pool = pool
         self.cache = cache
         self.capacity = capacity  # calibrated speeds of the live nodes (zkray.node.capacity); None: self.speed
-        self.speed = ProvingSpeed(capacity.peak_hz() if capacity is not None else initial_speed_hz)
+        self.speed = ProvingSpeed(capacity.job_hz() if capacity is not None else initial_speed_hz)
         self.proofs = 0
         self.cache_hits = 0
         self.prove_seconds: list[float] = []
