@@ -100,6 +100,10 @@ class CircuitBreakers:
     def state(self, service: str, now: float | None = None) -> BreakerState:
         return self.breaker(service).state_at(self._now(now))
 
+    def last_state(self, service: str) -> BreakerState:
+        """The state as of the breaker's last call (the fetcher's `breaker.state`: is this call a probe?)."""
+        return self.breaker(service).state
+
     def record_outcome(self, kind: str, ok: bool, now: float | None = None) -> None:
         """Count a finished proof (`kind="prove"`) or submission (`"submit"`) for the failure rates."""
         if kind not in self._outcomes:

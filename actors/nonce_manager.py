@@ -69,11 +69,29 @@ class NonceManager:
 
 
 def start_nonce_manager(
-    rpc_url: str, private_key: str, *, name: str | None = None, **options: Any
+    rpc_url: str,
+    private_key: str,
+    *,
+    name: str | None = None,
+    replace: bool = False,
+    max_restarts: int = 0,
+    **options: Any,
 ) -> ray.actor.ActorHandle:
-    """Start (or, with `name`, get) the nonce-manager actor for one account. `options` go to TxManager."""
+    """Start (or, with `name`, get) the nonce-manager actor for one account. `options` go to TxManager.
+    `replace`: kill a live actor of that name first (the node starts its own, reading the nonce from the
+    chain, rather than inherit one bound to another endpoint). Restarted (`max_restarts`), it reads the
+    account's pending nonce from the chain again; a send in flight at the crash fails and is the caller's to
+    retry after its effect check."""
+    if replace and name is not None:
+        from actors.factory import kill_named
+
+        kill_named(name)
     actor = ray.remote(NonceManager).options(
-        name=name, get_if_exists=name is not None, max_concurrency=1000, num_cpus=0
+        name=name,
+        get_if_exists=name is not None and not replace,
+        max_concurrency=1000,
+        num_cpus=0,
+        max_restarts=max_restarts,
     )
     return actor.remote(rpc_url, private_key, **options)
 

@@ -188,17 +188,22 @@ class JobScheduler:
         self._queue.remove(job_id)
         return self._journal.transition(job_id, new, now=self._now(now), **fields)
 
-    def work_lost(self, job_id: str, error: str, now: float | None = None) -> JobRecord:
+    def work_lost(
+        self, job_id: str, error: str, now: float | None = None, *, expected: JobStatus | None = None
+    ) -> JobRecord:
         """The work running for a job died (a killed task, a crash): step back one stage and count the try.
 
         A job stepping back to QUEUED is queued again; one that holds a claim goes back to CLAIMED for the
-        prover to pick up. From CLAIMING or SUBMITTING the caller must have checked the chain first."""
+        prover to pick up. From CLAIMING or SUBMITTING the caller must have checked the chain first.
+        `expected`: the status the caller saw (StatusConflict if it moved since), so a retried call never
+        steps a job back twice."""
         now = self._now(now)
         record = self._journal.get(job_id)
-        back = retry_status(record.status)
+        current = record.status if expected is None else expected
+        back = retry_status(current)
         if back is None:
-            raise ValueError(f"job {job_id} is {record.status.value}: nothing was running, nothing to retry")
-        moved = self._journal.transition(job_id, back, expected=record.status, now=now, error=error, bump_attempts=True)
+            raise ValueError(f"job {job_id} is {current.value}: nothing was running, nothing to retry")
+        moved = self._journal.transition(job_id, back, expected=current, now=now, error=error, bump_attempts=True)
         if back is S.QUEUED:
             self._push(moved, now)
         return moved

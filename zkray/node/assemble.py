@@ -1,9 +1,8 @@
 """Building a node from settings and a chain target: the one place the parts are constructed.
 
-The scheduler, breakers and proof cache are the plain classes from `actors/`, hosted in the node's
-process (one node, one event loop: no round trip per decision); the prove tasks run on Ray through the
-proving pool. Transactions go through one `TxManager` for the prover account, so claims and submissions
-never share a nonce.
+The scheduler, breakers, proof cache and nonce manager are Ray actors (`zkray.node.node_actors`), reached
+through thin handles with the plain classes' methods; the prove tasks run on Ray through the proving pool.
+Claims and submissions go through the nonce-manager actor, the one owner of the prover account's nonce.
 """
 
 from __future__ import annotations
@@ -16,18 +15,15 @@ from typing import Any
 
 from web3 import AsyncHTTPProvider, AsyncWeb3
 
-from actors.breakers import ATTESTER, RPC, CircuitBreakers
 from actors.factory import start_program_cache
-from actors.object_store import LocalObjectStore
-from actors.proof_cache import ProofCache
-from actors.scheduler import JobScheduler
+from actors.nonce_manager import ActorSender
 from zkray.attest import Attester
 from zkray.chain.client import EngineClient, RegistryClient
-from zkray.chain.txmanager import TxManager
 from zkray.fetch import InputFetcher
 from zkray.node.affinity import AffinityRuntime
 from zkray.node.capacity import gpu_task_memory_gib, load_capacity
 from zkray.node.chain_access import ChainAccess
+from zkray.node.node_actors import NodeActors, start_node_actors
 from zkray.node.pipeline import Node
 from zkray.node.programs import DEFAULT_SEGMENT_CYCLES, NodePrograms
 from zkray.node.prover import ProverService
@@ -37,7 +33,6 @@ from zkray.node.settings import NodeSettings
 from zkray.node.sources import EventSource, PendingSweep
 from zkray.node.stages import Drills, JobRunner
 from zkray.node.submitter import AttestationService, Submitter
-from zkray.policy.degradation import DegradationConfig
 from zkray.policy.ratelimit import TokenBucket
 from zkray.policy.retry import RetryPolicy
 from zkray.proving import guests
@@ -56,29 +51,20 @@ class ChainTarget:
     verifier: str | None = None  # None: read from the registry entry of a built-in guest
 
 
-class BreakerView:
-    """The fetch adapter's `registry[name]` view of the node's breaker registry (one breaker per gateway)."""
-
-    def __init__(self, breakers: CircuitBreakers) -> None:
-        self._breakers = breakers
-
-    def __getitem__(self, name: str) -> Any:
-        return self._breakers.breaker(name)
-
-
 @dataclass
 class Built:
     """The node and what must be closed after it stops."""
 
     node: Node
-    tx: TxManager
+    tx: ActorSender
     fetcher: InputFetcher
+    actors: NodeActors
+    w3: AsyncWeb3[Any]
 
     async def close(self) -> None:
-        await self.tx.close()
-        await self.tx.w3.provider.disconnect()
+        await self.w3.provider.disconnect()
         await self.fetcher.close()
-        self.node.scheduler.close()
+        await self.actors.close()
         self.node.journal.close()
 
 
@@ -97,35 +83,25 @@ async def build_node(
     every run) instead of refused."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     w3 = AsyncWeb3(AsyncHTTPProvider(target.rpc_url, request_kwargs={"timeout": 10}))
-    tx = await TxManager(w3, target.prover_key).start()
-    engine = EngineClient(w3, target.engine, sender=tx)
-    breakers = CircuitBreakers(
-        failure_threshold=settings.breaker_failures, window_s=settings.breaker_window_s,
-        open_s=settings.breaker_open_s,
-    )  # fmt: skip
-    breakers.register(RPC, ATTESTER)
+    read_only = EngineClient(w3, target.engine)
     limiter = TokenBucket(settings.rpc_rate_per_s, settings.rpc_burst, now=time.monotonic())
-    chain = ChainAccess(w3, engine, breakers, limiter)
     chain_id = await w3.eth.chain_id
     genesis = await w3.eth.get_block(0)
-    identity = f"{chain_id}:{engine.address}:0x{bytes(genesis['hash']).hex()}"
+    identity = f"{chain_id}:{read_only.address}:0x{bytes(genesis['hash']).hex()}"
     claim_data_dir(settings.data_dir, identity, fresh_on_mismatch=fresh_on_mismatch)
+    actors = await start_node_actors(settings, target.rpc_url, target.engine, target.prover_key)
+    scheduler, breakers, tx = actors.scheduler, actors.breakers, actors.sender
+    engine = EngineClient(w3, target.engine, sender=tx)
+    chain = ChainAccess(w3, engine, breakers, limiter)
     verifier = target.verifier or await _verifier(w3, engine)
-    scheduler = JobScheduler(
-        settings.journal_path, capacity=settings.queue_capacity,
-        degradation=DegradationConfig(recovery_s=settings.recovery_s), clock=time.time,
-    )  # fmt: skip
     journal = JobJournal(settings.journal_path)
-    fetcher = InputFetcher(settings.fetch, breakers=BreakerView(breakers), clock=time.time)
+    fetcher = InputFetcher(settings.fetch, breakers=breakers, clock=time.time)
     # programs stay warm on the node that proved them before: a soft, per-image node preference
     capacity = load_capacity(settings.calibration, gpu_memory_gib=settings.gpu_memory_gib)  # `zkray calibrate`
     gpu_gib = gpu_task_memory_gib(capacity, settings.gpu_memory_gib)  # a GPU task never lands on a smaller GPU
     runtime = runtime or AffinityRuntime(RayRuntime(), gpu_memory_gib=gpu_gib)
     pool = ProvingPool(runtime, settings.proving, breakers=breakers, remote=remote)
-    cache = ProofCache(
-        settings.data_dir / "proofs", settings.cache.proof_bytes, ttl_s=settings.cache.proof_ttl_s,
-        disk_capacity=settings.cache.proof_disk_bytes, store=LocalObjectStore(),
-    )  # fmt: skip
+    cache = actors.proof_cache
     prover = ProverService(pool, cache, settings.initial_speed_hz, capacity and capacity.watching(runtime.nodes))
     # RV32IM guests' ELFs by image id, warm in the program cache actor; attesters verify with them
     program_cache = start_program_cache(
@@ -149,7 +125,7 @@ async def build_node(
     ws = None if settings.poll_events else target.ws_url
     events = EventSource(target.rpc_url, target.engine, journal, node, ws_url=ws, poll_s=0.25, start_block=0)
     node.attach(events, PendingSweep(chain, node, settings.reconcile_s))
-    return Built(node, tx, fetcher)
+    return Built(node, tx, fetcher, actors, w3)
 
 
 IDENTITY_KEY = "chain-identity"

@@ -14,9 +14,10 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 from actors.breakers import CircuitBreakers
+from actors.handles import BreakersHandle, SchedulerHandle
 from actors.scheduler import Admission, JobOffer, JobScheduler
 from zkray.chain.client import RequestStatus
 from zkray.chain.events import EngineEvent
@@ -34,6 +35,15 @@ from zkray.store import JobJournal, JobRecord, StatusConflict
 
 S = JobStatus
 log = logging.getLogger("zkray.node")
+API = "api"  # the source of Bonsai API sessions' jobs (zkray.node.api_jobs)
+
+
+class ApiJobs(Protocol):
+    """What the node needs of its API service to run a session's job (`zkray.node.api_jobs`)."""
+
+    async def run_job(self, job: JobRecord) -> None: ...
+
+
 ADMISSION_CLOSED = "admission closed"
 ASSUMED_CYCLES = 1_000  # a typical job, for the payout's decay estimate at admission
 
@@ -63,9 +73,9 @@ class Node:
         self,
         settings: NodeSettings,
         *,
-        scheduler: JobScheduler,
+        scheduler: JobScheduler | SchedulerHandle,
         journal: JobJournal,
-        breakers: CircuitBreakers,
+        breakers: CircuitBreakers | BreakersHandle,
         chain: ChainAccess,
         prover: ProverService,
         runner: JobRunner,
@@ -88,12 +98,22 @@ class Node:
         self._wake = asyncio.Event()
         self._killed: NodeKilled | None = None
         self._stop_now = asyncio.Event()
+        self.api: ApiJobs | None = None
 
     # ---- running ----
 
     def attach(self, events: EventSource, sweep: PendingSweep) -> None:
         """The job sources (they call back `on_event` and `offer_request`)."""
         self.events, self.sweep = events, sweep
+
+    def attach_api(self, api: ApiJobs) -> None:
+        """The Bonsai API's sessions (`zkray.node.api_jobs`): jobs of source "api" on the same queue, run by
+        `api.run_job` instead of the chain stages. Attach before `run`, so recovery finds them."""
+        self.api = api
+
+    def wake(self) -> None:
+        """A job was queued from outside the node's sources: the dispatcher looks at once."""
+        self._wake.set()
 
     async def run(self, cancel: asyncio.Event, *, drain_s: float = 120.0) -> None:
         """Resume, run the services until `cancel`, then drain in-flight jobs for at most `drain_s`."""
@@ -175,6 +195,8 @@ class Node:
         if job.status in (S.FETCHING, S.PREFLIGHT):
             self.scheduler.work_lost(job.id, "interrupted before the claim; queued again")
             return 0
+        if job.source == API:
+            return int(self.spawn(job.id, self._api_job(job)))
         if job.status is S.CLAIMING:
             return int(self.spawn(job.id, self.runner.from_claiming(job)))
         if job.status in HOLDS_PROOF:
@@ -182,6 +204,16 @@ class Node:
         if job.status in HOLDS_CLAIM:
             return int(self.spawn(job.id, self.runner.from_claimed(job)))
         return 0
+
+    async def _api_job(self, job: JobRecord) -> None:
+        """An API session's job: run by the API service, or ended with the reason when none is attached."""
+        if self.api is not None:
+            await self.api.run_job(job)
+            return
+        why = "the node runs without its API now (no --api-port): the session cannot finish; create it again"
+        current = self.journal.get(job.id).status
+        if current not in TERMINAL:
+            self.scheduler.move(job.id, S.FAILED, expected=current, error=why)
 
     async def _reaper(self, cancel: asyncio.Event) -> None:
         """Resumes jobs no task works on (a task that died, a submission that gave up), cancels hung
@@ -281,7 +313,7 @@ class Node:
                 self.journal.transition(job_id, S.SKIPPED, error=why_not)
             self._count("unprofitable")
             return
-        result = self.scheduler.offer(offer)
+        result = await _ask(self.scheduler, "offer", offer)
         self._count(result.admission.value)
         if result.admission is Admission.CLOSED:
             # Journaled as SKIPPED "admission closed: ..." by the scheduler; the sweep offers it again later.
@@ -309,10 +341,10 @@ class Node:
         """Hands the best queued job to a task while fewer than `max_jobs_in_flight` run."""
         while not cancel.is_set():
             while self.active < self.settings.max_jobs_in_flight:
-                job = self.scheduler.next_job()
+                job = await _ask(self.scheduler, "next_job")
                 if job is None:
                     break
-                self.spawn(job.id, self.runner.from_fetching(job))
+                self.spawn(job.id, self._api_job(job) if job.source == API else self.runner.from_fetching(job))
             self._wake.clear()
             await _wait_any(cancel, self._wake, 0.25)
 
@@ -326,8 +358,9 @@ class Node:
                 if seen != reconnects:  # a gap in the event stream: the sweep double-checks what is pending
                     reconnects = seen
                     self.sweep.trigger()
-            mode = self.scheduler.update_health(self.breakers.signals())
-            self.prover.set_flags(self.scheduler.flags())
+            signals = await self.breakers.asignals() if hasattr(self.breakers, "asignals") else self.breakers.signals()
+            mode = await _ask(self.scheduler, "update_health", signals)
+            self.prover.set_flags(await _ask(self.scheduler, "flags"))
             if mode.severity < previous.severity:
                 log.info("mode %s → %s", previous.value, mode.value)
                 if mode.severity <= Mode.DEGRADED.severity and self.sweep is not None:
@@ -352,6 +385,15 @@ class Node:
             "paid": self.tally.paid, "earned_wei": self.tally.earned_wei, "errors": list(self.tally.errors),
             "offers": dict(self.offers), "pool": self.prover.pool.stats(),
         }  # fmt: skip
+
+
+async def _ask(scheduler: Any, method: str, *args: Any) -> Any:
+    """A scheduler call from the event loop: awaited on the scheduler actor's handle (the loop is not held
+    while the actor answers), a plain call on an in-process `JobScheduler`."""
+    call = getattr(scheduler, "call", None)
+    if call is not None:
+        return await call(method, *args)
+    return getattr(scheduler, method)(*args)
 
 
 async def _sleep(cancel: asyncio.Event, seconds: float) -> bool:

@@ -37,7 +37,8 @@ class _InFlight:
     started: float
     cycles: int
     waiters: list[tuple[str, asyncio.Future[bytes]]] = field(default_factory=list)
-    cached: bool = False  # the receipt went into the proof cache (once, by the first waiter to get it)
+    receipt: bytes | None = None  # proved: answered from here until it is in the proof cache
+    cached: bool = False  # a waiter took the duty of putting the receipt into the proof cache
 
 
 class ProverService:
@@ -76,6 +77,9 @@ class ProverService:
                 self.cache_hits += 1
                 return decompress(hit.handle)  # stored compressed (zstd): receipts sit on disk 24 h
         entry = self._proving.get(key)
+        if entry is not None and entry.receipt is not None:  # proved a moment ago, on its way into the cache
+            self.cache_hits += 1
+            return entry.receipt
         if entry is not None:  # the same program on the same input is being proved for another job: share it
             self.cache_hits += 1
         else:
@@ -89,17 +93,25 @@ class ProverService:
         entry.waiters.append((request.job_id, mine))
         try:
             receipt = await mine
+            duty, entry.cached = not entry.cached, True
         finally:
             self._leave(entry, mine)
-        if self.cache is not None and not entry.cached:
-            entry.cached = True
-            await _maybe_await(self.cache.put(image_id, input_digest, compress(receipt, Purpose.SIZE)))
+        if duty:  # the entry answers newcomers until the cache does (no window in which both miss)
+            try:
+                if self.cache is not None:
+                    await _maybe_await(self.cache.put(image_id, input_digest, compress(receipt, Purpose.SIZE)))
+            finally:
+                self._forget(entry)
         return receipt
 
     def _leave(self, entry: _InFlight, mine: asyncio.Future[bytes]) -> None:
         """A waiter is done (answered, failed, cancelled); the last one out of an unfinished proof stops it."""
         entry.waiters = [(j, f) for j, f in entry.waiters if f is not mine]
         if entry.waiters or self._proving.get(entry.key) is not entry:
+            return
+        if entry.receipt is not None:
+            if not entry.cached:  # proved, but every waiter was cancelled before reading it
+                self._forget(entry)
             return
         self._forget(entry)
         self.pool.cancel(entry.pool_job)  # nobody waits for this proof any more: kill its task
@@ -146,11 +158,13 @@ class ProverService:
                 self._deliver(outcome)
 
     def _deliver(self, outcome: ProveOutcome) -> None:
-        entry = self._by_pool_job.get(outcome.job_id)
+        entry = self._by_pool_job.pop(outcome.job_id, None)
         if entry is None:
             return  # every waiter left meanwhile
-        self._forget(entry)
-        if outcome.receipt is not None:
+        if outcome.receipt is None:
+            self._forget(entry)
+        else:
+            entry.receipt = outcome.receipt
             elapsed = time.monotonic() - entry.started
             self.proofs += 1
             self.prove_seconds.append(elapsed)

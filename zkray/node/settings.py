@@ -50,6 +50,8 @@ class NodeSettings(BaseModel):
     data_dir: Path = Field(Path(".zkray"), description="Journal (node.sqlite) and proof cache directory.")
     ray_address: str | None = Field(None, description="Ray cluster address; None starts local Ray.")
     queue_capacity: int = Field(256, ge=1, description="Jobs held in the priority queue (the worst is evicted).")
+    scheduler_max_restarts: int = Field(-1, ge=-1, description="Times Ray restarts the scheduler actor if its "
+                                        "process dies (-1: always); its queue comes from the journal.")  # fmt: skip
     max_jobs_in_flight: int = Field(4, ge=1, description="Jobs between fetch and submission at once.")
     min_margin: float = Field(0.2, description="Profit margin after gas for claim + submit (brief: 20 %).")
     claim_gas: int = Field(120_000, gt=0, description="Gas assumed for a claim when judging profit.")
