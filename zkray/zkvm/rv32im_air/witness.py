@@ -92,8 +92,12 @@ def _units(row: np.ndarray, a: int, b: int, imm: int, op: str | None, diff: tupl
     row[C.SIGN_A], row[C.SIGN_Q], row[C.LT] = da >> 31, q2 >> 31, lt
     dsum = sum(_bytes(d))
     row[C.EQ] = int(dsum == 0)
-    row[C.DIFF_INV] = pow(dsum, F.P - 2, F.P) if dsum else 0
+    row[C.DIFF_INV] = _INV[dsum]
     return s, d, lt
+
+
+_INV = [0] + [pow(v, F.P - 2, F.P) for v in range(1, 4 * 255 + 1)]
+"""Inverses of every possible DIFF byte sum (0 has none: the eq flag covers it)."""
 
 
 def _gap(row: np.ndarray, slot: int, t: int, t_prev: int) -> None:
@@ -261,11 +265,12 @@ def generate(program: Program, run: SegmentRun) -> list[np.ndarray]:
         reg_t[d.rd] = ts[3]
         if d.wr:
             regs[d.rd] = res
-    for i in range(cycles, n):  # padding: real = 0, the units still hold for zero operands
-        cpu[i, C.CLK] = i
-        cpu[i, C.NPC] = 4
-        cpu[i, [C.IN_POS, C.J_POS, C.IOC]] = [in_pos, j_pos, in_pos - in0 + j_pos - j0]
-        _units(cpu[i], 0, 0, 0, None)
+    pad = np.zeros(C.WIDTH, dtype=np.int64)  # padding: real = 0, the units still hold for zero operands
+    pad[C.NPC] = 4
+    pad[[C.IN_POS, C.J_POS, C.IOC]] = [in_pos, j_pos, in_pos - in0 + j_pos - j0]
+    _units(pad, 0, 0, 0, None)
+    cpu[cycles:] = pad
+    cpu[cycles:, C.CLK] = np.arange(cycles, n)
     end = (int(tr.next_pc[cycles - 1]), tuple(regs), in_pos, j_pos)
     if end != (run.end.pc, tuple(run.end.registers), run.end.input_pos, run.end.journal_len):
         raise ProofError("the segment's end state differs from the executor's")
