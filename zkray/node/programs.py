@@ -27,11 +27,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from zkray.node.inputs import GUEST_DIR, GUEST_SCHEME, JobUnprovable, Preflight, program_elf
+from zkray.zkvm.continuation import DEFAULT_SEGMENT_CYCLES  # the prover's choice: the largest segment it accepts
 from zkray.zkvm.errors import ZkvmError
-
-DEFAULT_SEGMENT_CYCLES = 1 << 13
-"""Cycles per segment (a power of two): 2^13 cycles fill a 2^14-row CPU chip with its padding row, the
-largest segment the verifier's security check accepts (`zkray.zkvm.continuation.prove`)."""
 
 
 @dataclass(frozen=True)
