@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from zkray.zkvm import blake2s, deep, ntt
+from zkray.zkvm import blake2s, deep, merkle, ntt
 from zkray.zkvm import ext as E
 from zkray.zkvm import field as F
 
@@ -66,10 +66,10 @@ class CompiledBackend:
         return ntt.coset_intt(evals, shift)
 
     def hash_leaves(self, rows: np.ndarray) -> np.ndarray:
-        return blake2s.hash_leaves(rows)
+        return merkle.hash_leaves(rows)
 
     def hash_nodes(self, children: np.ndarray) -> np.ndarray:
-        return blake2s.hash_nodes(children)
+        return merkle.hash_nodes(children)
 
     def combine_columns(self, matrices: list[np.ndarray], coeffs: np.ndarray, m: int) -> np.ndarray:
         return deep.combine_columns(matrices, coeffs, m)
