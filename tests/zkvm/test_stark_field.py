@@ -1,6 +1,7 @@
 """BabyBear and its extension against plain Python integer arithmetic (the naive twins)."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -116,3 +117,11 @@ def test_lincomb_does_not_overflow_past_2_16_terms():
     out = np.full((3, 2), P - 1, dtype=np.uint32)
     F.lincomb_into(cols, coeffs, out)
     assert out.tolist() == [[(w - 1) % P] * 2] * 3  # −1 + (−1)(−1) summed w times
+
+
+@pytest.mark.parametrize("n", [1, 4095, 4096, 4097, 9000])
+def test_ext_batch_inv_matches_single_inverses_across_chunks(n):
+    rng = np.random.default_rng(n)
+    a = rng.integers(0, P, (n, 4)).astype(np.uint32)
+    a[:, 0] |= 1  # no zero element
+    assert np.array_equal(E.batch_inv(a), E.inv(a))

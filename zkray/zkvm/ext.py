@@ -76,22 +76,26 @@ def inv(a: np.ndarray, out: np.ndarray) -> None:
     out[0], out[1], out[2], out[3] = _inv4(a[0], a[1], a[2], a[3])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def batch_inv(a: np.ndarray) -> np.ndarray:
-    """Montgomery's trick over an (n, 4) array; callers guarantee no zero element."""
+    """Montgomery's trick over an (n, 4) array, in independent chunks of 4096 run in parallel (one
+    extension inversion per chunk); callers guarantee no zero element."""
     n = a.shape[0]
-    prefix = np.empty((n, 4), dtype=np.uint32)
     out = np.empty((n, 4), dtype=np.uint32)
-    c0, c1, c2, c3 = np.uint32(1), np.uint32(0), np.uint32(0), np.uint32(0)
-    for i in range(n):
-        prefix[i, 0], prefix[i, 1], prefix[i, 2], prefix[i, 3] = c0, c1, c2, c3
-        c0, c1, c2, c3 = _mul4(c0, c1, c2, c3, a[i, 0], a[i, 1], a[i, 2], a[i, 3])
-    c0, c1, c2, c3 = _inv4(c0, c1, c2, c3)
-    for i in range(n - 1, -1, -1):
-        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = _mul4(
-            c0, c1, c2, c3, prefix[i, 0], prefix[i, 1], prefix[i, 2], prefix[i, 3]
-        )
-        c0, c1, c2, c3 = _mul4(c0, c1, c2, c3, a[i, 0], a[i, 1], a[i, 2], a[i, 3])
+    chunk = 4096
+    for ci in numba.prange((n + chunk - 1) // chunk):
+        lo = ci * chunk
+        hi = min(n, lo + chunk)
+        prefix = np.empty((hi - lo, 4), dtype=np.uint32)
+        c0, c1, c2, c3 = np.uint32(1), np.uint32(0), np.uint32(0), np.uint32(0)
+        for i in range(lo, hi):
+            prefix[i - lo, 0], prefix[i - lo, 1], prefix[i - lo, 2], prefix[i - lo, 3] = c0, c1, c2, c3
+            c0, c1, c2, c3 = _mul4(c0, c1, c2, c3, a[i, 0], a[i, 1], a[i, 2], a[i, 3])
+        c0, c1, c2, c3 = _inv4(c0, c1, c2, c3)
+        for i in range(hi - 1, lo - 1, -1):
+            p = prefix[i - lo]
+            out[i, 0], out[i, 1], out[i, 2], out[i, 3] = _mul4(c0, c1, c2, c3, p[0], p[1], p[2], p[3])
+            c0, c1, c2, c3 = _mul4(c0, c1, c2, c3, a[i, 0], a[i, 1], a[i, 2], a[i, 3])
     return out
 
 
