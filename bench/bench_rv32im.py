@@ -43,8 +43,8 @@ PREAMBLE, PER_ITERATION = 8, 9  # loop(n) runs 8 + 9·n cycles
 
 
 def iterations_for(log_rows: int) -> int:
-    """The largest n whose run fits a segment of 2^log_rows cycles."""
-    return max(1, ((1 << log_rows) - PREAMBLE) // PER_ITERATION)
+    """The largest n whose run fills 2^log_rows CPU rows (the CPU chip keeps at least one padding row)."""
+    return max(1, ((1 << log_rows) - 1 - PREAMBLE) // PER_ITERATION)
 
 
 def statement(log_rows: int) -> tuple[int, list[np.ndarray], list[int], list[PublicTuple], float]:
