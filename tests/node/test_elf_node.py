@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from wiring_support import TIP, completions, fast_settings, target_of
+from wiring_support import TIP, completions, fast_settings, run_until, settled, start, target_of
 
 from zkray.chain.client import EngineClient, RegistryClient
 from zkray.chain.devnet import Devnet
@@ -33,7 +33,9 @@ from zkray.node.programs import DEFAULT_SEGMENT_CYCLES
 from zkray.node.proving import Fault, ProveRequest, ProvingPool
 from zkray.node.proving.runtime import RayRuntime
 from zkray.node.requester import ELF_GUESTS, ELF_SHARE, demo_job
+from zkray.node.stages import Drills, NodeKilled
 from zkray.policy.jobs import JobStatus
+from zkray.store import JobJournal
 from zkray.zkvm.elf import PF_R, PF_W, PF_X, write_elf
 from zkray.zkvm.receipt import Receipt
 from zkray.zkvm.rv32im.isa import encode
@@ -235,3 +237,39 @@ def test_the_embedded_default_registers_the_bundled_elf_guests_and_the_demo_post
     for job in elf_jobs:  # each one runs to exit 0 within two segments: cheap enough for a demo
         plan = plan_segments(elfs[job.guest], job.input, segment_cycles=DEFAULT_SEGMENT_CYCLES)
         assert plan.exit_code == 0 and plan.segments <= 2, (job.guest, plan)
+
+
+def test_an_elf_job_killed_after_proving_is_attested_after_the_restart_with_its_elf_fetched_again(
+    devnet: Devnet, ray_session: Any, tmp_path: Path
+) -> None:
+    """The node dies right after storing the composite receipt; the next node has a fresh program cache,
+    so to attest it fetches the ELF from the registry's URL again, verifies, submits once, is paid once."""
+    elf = counting_loop(200)  # one segment: this test is about the restart, not the fan-out
+    plan = plan_segments(elf, b"", segment_cycles=DEFAULT_SEGMENT_CYCLES)
+    proving = {"max_concurrent": 2, "task_timeout_s": 500.0}
+
+    async def go() -> dict[str, Any]:
+        http, url = await _serve_elf(elf)
+        try:
+            devnet.register_program("counting-loop-200.elf", plan.image_id, url)
+            rid = await _post(devnet, plan.image_id)
+            first = await start(devnet, tmp_path, drills=Drills(kill_after_proved=1), proving=proving)
+            with pytest.raises(NodeKilled):
+                await run_until(first, lambda n: False, timeout_s=400)
+            proved = JobJournal(tmp_path / "node.sqlite").get(job_id_of(rid)).status
+            unpaid = await completions(devnet, rid)
+            second = await start(devnet, tmp_path, proving=proving)
+            node = await run_until(second, lambda n: settled(n, [rid]), timeout_s=200)
+            return {
+                "proved": proved, "unpaid": unpaid, "job": JobJournal(tmp_path / "node.sqlite").get(job_id_of(rid)),
+                "paid": await completions(devnet, rid), "proofs": node.prover.proofs,
+                "sent": node.runner.submitter.sent, "fetched": node.runner.programs.fetched,
+            }  # fmt: skip
+        finally:
+            await http.cleanup()
+
+    seen = asyncio.run(go())
+    assert seen["proved"] is JobStatus.PROVED and seen["unpaid"] == []
+    assert seen["job"].status is JobStatus.COMPLETED, (seen["job"].status, seen["job"].error)
+    assert len(seen["paid"]) == 1 and seen["proofs"] == 0 and seen["sent"] == 1  # not proved again, sent once
+    assert seen["fetched"] == 1  # the restarted node fetched the ELF to verify the receipt before attesting
