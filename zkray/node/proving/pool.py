@@ -12,9 +12,10 @@ falls back to the next backend, while CPU, the last resort, is retried on itself
 
 An RV32IM ELF job (kind "elf" with its planned `segments`) is several tasks: one per segment, all started
 at once as slots allow (GPU where there are GPUs, never the remote backend), then one join task once every
-segment is proved. Each task has its own attempts, deadline and retry state, so a segment that hangs or
-whose worker dies is killed and proved again alone while the others keep their receipts; a segment that
-fails for good fails the job (and its other tasks are killed). `records` lists every finished attempt.
+segment is proved (on CPU when the cluster runs CPU tasks: it verifies, it does not prove). Each task has
+its own attempts, deadline and retry state, so a segment that hangs or whose worker dies is killed and
+proved again alone while the others keep their receipts; a segment that fails for good fails the job (and
+its other tasks are killed). `records` lists every finished attempt.
 """
 
 from __future__ import annotations
@@ -232,6 +233,8 @@ class ProvingPool:
         task = _Task(part, index, Retrier(self._config.retry_policy(), self._rng), next_at=now)
         if part != PROVE:
             task.excluded.add(B.REMOTE)  # a remote service proves whole jobs, not our segments
+        if part == COMPOSE and B.CPU in self._runnable:
+            task.excluded.add(B.GPU)  # the join only checks and verifies: it must not hold a GPU slot
         return task
 
     def cancel(self, job_id: str) -> bool:
