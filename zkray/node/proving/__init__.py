@@ -12,8 +12,8 @@ from zkray.node.proving.errors import (
     UnknownProgramKind,
 )
 from zkray.node.proving.placement import TaskShape, choose_backend, runnable_backends, shape_for
-from zkray.node.proving.pool import BREAKER_OF, ProveOutcome, ProvingPool
-from zkray.node.proving.request import PROVERS, Fault, ProveRequest, RemoteProver, run_prove
+from zkray.node.proving.pool import BREAKER_OF, ProveOutcome, ProvingPool, TaskRecord
+from zkray.node.proving.request import PROVERS, Fault, ProveRequest, RemoteProver, run_compose, run_prove, run_segment
 
 __all__ = [
     "BREAKER_OF",
@@ -29,10 +29,13 @@ __all__ = [
     "ProvingPool",
     "RemoteProver",
     "RemoteReceiptInvalid",
+    "TaskRecord",
     "TaskShape",
     "UnknownProgramKind",
     "choose_backend",
+    "run_compose",
     "run_prove",
+    "run_segment",
     "runnable_backends",
     "shape_for",
 ]
