@@ -88,7 +88,7 @@ def test_api_sessions_metrics_and_orchestrator_on_a_running_node(
             ready, body = await get(doors.status_url + "/readyz")
             assert ready == 200, body
             m = await metrics(doors.status_url)
-            assert m[("zkray_jobs", (("state", "completed"),))] == 1
+            assert m[("zkray_jobs", (("state", "completed"),))] == 4  # the chain job and the 3 sessions: one journal
             assert m[("zkray_proofs_total", ())] >= 2  # the chain job's proof and the API session's
             assert m[("zkray_cycles_proved_total", ())] >= 30
             assert m[("zkray_prove_seconds_count", ())] >= 2  # one histogram for chain and API proofs
@@ -96,7 +96,7 @@ def test_api_sessions_metrics_and_orchestrator_on_a_running_node(
             assert m[("zkray_ready", ())] == 1
             status, text = await get(doors.status_url + "/api/status")
             snap = json.loads(text)
-            assert status == 200 and snap["running"] and snap["jobs"]["completed"] == 1 and snap["proofs"] >= 2
+            assert status == 200 and snap["running"] and snap["jobs"]["completed"] == 4 and snap["proofs"] >= 2
             status, page = await get(doors.status_url + "/")
             assert status == 200 and "<html" in page.lower()
             async with chromium()(tmp_path / "chromium") as browser:  # the page, live, in headless Chromium
@@ -104,7 +104,7 @@ def test_api_sessions_metrics_and_orchestrator_on_a_running_node(
 
                 async def shown() -> Any:
                     seen = await tab.evaluate(READ_PAGE)
-                    return seen if seen and seen["jobs"].get("completed") == 1 and seen["chartPoints"] >= 2 else None
+                    return seen if seen and seen["jobs"].get("completed") == 4 and seen["chartPoints"] >= 2 else None
 
                 seen = await until(shown, timeout_s=60, every_s=0.5)
                 assert seen, await tab.evaluate(READ_PAGE)

@@ -23,7 +23,7 @@ from zkray.fetch import InputFetcher
 from zkray.node.affinity import AffinityRuntime
 from zkray.node.capacity import gpu_task_memory_gib, load_capacity
 from zkray.node.chain_access import ChainAccess
-from zkray.node.node_actors import NodeActors, start_node_actors
+from zkray.node.node_actors import NodeActors, declare_backends, start_node_actors
 from zkray.node.pipeline import Node
 from zkray.node.programs import DEFAULT_SEGMENT_CYCLES, NodePrograms
 from zkray.node.prover import ProverService
@@ -101,6 +101,7 @@ async def build_node(
     gpu_gib = gpu_task_memory_gib(capacity, settings.gpu_memory_gib)  # a GPU task never lands on a smaller GPU
     runtime = runtime or AffinityRuntime(RayRuntime(), gpu_memory_gib=gpu_gib)
     pool = ProvingPool(runtime, settings.proving, breakers=breakers, remote=remote)
+    declare_backends(breakers, pool, remote=remote is not None)
     cache = actors.proof_cache
     prover = ProverService(pool, cache, settings.initial_speed_hz, capacity and capacity.watching(runtime.nodes))
     # RV32IM guests' ELFs by image id, warm in the program cache actor; attesters verify with them

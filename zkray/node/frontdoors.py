@@ -5,9 +5,9 @@
   orchestrator's `/v3/...` routes when `orchestrate` is set. No API key here: probes and Prometheus send
   none, and orchestrator submissions are authenticated by their Ed25519 signature.
 - **API port** (`api_port`): the Bonsai-compatible API (`zkray.api.create_app`) over a
-  `RayProvingService`, so API sessions are proved by the node's Ray proving pool, with its breakers and
-  proof cache. Keys, quotas and limits come from the API config (`api_config_file`, `ZKRAY_API_CONFIG`,
-  `ZKRAY_API_KEYS`).
+  `NodeProvingService`: API sessions are jobs on the node's scheduler queue (journaled, resumed after a
+  restart), proved by the node's Ray proving pool with its breakers and proof cache. Keys, quotas and
+  limits come from the API config (`api_config_file`, `ZKRAY_API_CONFIG`, `ZKRAY_API_KEYS`).
 - **remote backend** (`remote_url`): `BonsaiRemoteProver`, the first link of the pool's remote → GPU →
   CPU chain, so this cluster offloads to another zkray cluster (or Bonsai).
 - **pull mode** (`orchestrator_url`): see `zkray.node.pull_mode`.
@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from zkray.api import ApiConfig, BonsaiRemoteProver, create_app
 from zkray.api import start as start_api
+from zkray.node.api_jobs import NodeProvingService
 from zkray.node.ray_service import RayProvingService, scheduler_admission
 from zkray.observe import NodeStatus, NodeStatusSource, add_routes, configure_logging, node_status_source
 from zkray.orchestrator import OrchestratorServer, ServerConfig
@@ -210,8 +211,9 @@ async def start_front_doors(
             def admission() -> str | None:
                 return by_mode() if running() else "the node is stopping"
 
-            doors.service = RayProvingService(
-                node.prover, admission=admission, max_concurrent=front.api_max_concurrent,
+            # sessions are the node's jobs: on its scheduler's queue, journaled, resumed after a restart
+            doors.service = NodeProvingService(
+                node, admission=admission, max_concurrent=front.api_max_concurrent,
                 session_timeout_s=front.api_session_timeout_s,
             )  # fmt: skip
             runner, doors.api_url = await start_api(create_app(doors.service, config), front.host, front.api_port)

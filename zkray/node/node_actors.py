@@ -27,7 +27,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from actors.breakers import ATTESTER, RPC
+from actors.breakers import ATTESTER, GPU, REMOTE_PROVER, RPC
 from actors.factory import kill_named, start_circuit_breakers, start_job_scheduler, start_proof_cache
 from actors.handles import BreakersHandle, ProofCacheHandle, SchedulerHandle
 from actors.nonce_manager import ActorSender, start_nonce_manager
@@ -82,6 +82,16 @@ async def start_node_actors(settings: NodeSettings, rpc_url: str, engine: str, p
     await asyncio.to_thread(breakers_handle.register, RPC, ATTESTER)
     sender = await ActorSender.of(nonce)
     return NodeActors(SchedulerHandle(scheduler), breakers_handle, ProofCacheHandle(cache), sender, names)
+
+
+def declare_backends(breakers: BreakersHandle, pool: Any, *, remote: bool) -> None:
+    """Declare the remote prover and the GPU to the breakers when the pool starts with them: the health loop
+    reads an undeclared service as absent and would switch its backend off before its first task."""
+    runnable = set(pool.stats().get("runnable", ()))
+    services = [REMOTE_PROVER] if remote else []
+    services += [GPU] if "gpu" in runnable else []
+    if services:
+        breakers.register(*services)
 
 
 def actor_of(handle: Any) -> Any:
