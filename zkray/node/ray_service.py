@@ -7,10 +7,10 @@ cache (key: image id and SHA-256 of the input, as on-chain jobs) as the chain jo
 node's degradation mode: while the scheduler admits no new jobs (MINIMAL, UNAVAILABLE), `submit` answers
 `ServiceBusy` (503), so a failing node stops taking API work exactly as it stops taking chain jobs.
 
-Why not the scheduler's queue: the scheduler hands every queued job to the chain pipeline (claim,
-attest, submit on-chain), which an API session must not go through; sessions therefore share everything
-below the queue (pool, breakers, caches, prove-time statistics), and their own concurrency bound
-(`max_concurrent`) keeps them from crowding chain jobs out of the pool.
+This class keeps its sessions in memory, for a proving pool without a node (tests, a bare cluster).
+Inside a node, `zkray.node.api_jobs.NodeProvingService` (a subclass) puts every session on the node's
+scheduler queue as a journaled job, so sessions share admission and the queue with chain jobs and
+survive a restart.
 
 Images, the session table, status, logs, receipts and the bounds on them are `LocalProvingService`'s;
 only what a session does, and how it is stopped, differ.
