@@ -46,18 +46,24 @@ def _tables(log_n: int, inverse: bool) -> tuple[np.ndarray, np.ndarray]:
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _butterflies(lo: np.ndarray, hi: np.ndarray, tw: np.ndarray) -> None:
-    """(lo, hi) <- (lo + w·hi, lo − w·hi) elementwise, w = tw·R^(−1) (Montgomery product).
+def _butterflies(blocks: np.ndarray, tw: np.ndarray) -> None:
+    """One DIT stage over a row viewed as (blocks, 2, half): (lo, hi) <- (lo + w·hi, lo − w·hi) with
+    w = tw·R^(−1) (Montgomery product).
 
-    Only 32×32→64-bit products, shifts and compares, so LLVM vectorises it (the `% p` of a 64-bit
-    product it cannot): t = hi·w', m = (t mod 2^32)·(−p^(−1)) mod 2^32, (t + m·p)/2^32 ≡ hi·w (mod p) and
-    lies below 2p (t < 2^62, m·p < 2^63), so one conditional subtraction makes it canonical."""
-    for k in range(lo.shape[0]):
-        v = _mont_mul(hi[k], tw[k])
-        u = lo[k]
-        s = u + v
-        lo[k] = s - _P32 if s >= _P32 else s
-        hi[k] = u + _P32 - v if u < v else u - v
+    Only 32×32→64-bit products, shifts and compares, so LLVM vectorises the loop over k (the `% p` of a
+    64-bit product it cannot): t = hi·w', m = (t mod 2^32)·(−p^(−1)) mod 2^32, (t + m·p)/2^32 ≡ hi·w
+    (mod p) and lies below 2p (t < 2^62, m·p < 2^63), so one conditional subtraction makes it canonical.
+    The 3-D view (rather than a slice per block) keeps short spans from paying an array per block."""
+    nb, _, half = blocks.shape
+    for bi in range(nb):
+        lo = blocks[bi, 0]
+        hi = blocks[bi, 1]
+        for k in range(half):
+            v = _mont_mul(hi[k], tw[k])
+            u = lo[k]
+            s = u + v
+            lo[k] = s - _P32 if s >= _P32 else s
+            hi[k] = u + _P32 - v if u < v else u - v
 
 
 @numba.njit(cache=True, inline="always")
@@ -83,9 +89,7 @@ def _stages(a: np.ndarray, twiddles: np.ndarray, half: int) -> None:
                 a[start + k + half] = u + _P32 - v if u < v else u - v
         half *= 2
     while half < n:
-        tw = twiddles[half - 1 : 2 * half - 1]
-        for start in range(0, n, 2 * half):
-            _butterflies(a[start : start + half], a[start + half : start + 2 * half], tw)
+        _butterflies(a.reshape((n // (2 * half), 2, half)), twiddles[half - 1 : 2 * half - 1])
         half *= 2
 
 
