@@ -61,6 +61,8 @@ def test_a_bundled_guest_reads_input_and_writes_its_journal_across_segments() ->
     receipt.verify(program=elf, input=data)  # exit code 0, and it consumed exactly this input
     with pytest.raises(zkray.VerificationError, match="not a prefix"):
         receipt.verify(program=elf, input=data[:-4] + b"\xff\xff\xff\xff")
+    with pytest.raises(zkray.VerificationError, match=f"input of {len(data)} bytes"):  # the run's input length
+        receipt.verify(program=elf, input=data + b"\x00\x00\x00\x00")
     forged = zkray.Receipt(receipt.image_id, b"".join(struct.pack("<I", v) for v in sorted(items)[::-1]), receipt.seal)
     with pytest.raises(zkray.VerificationError, match="journal"):
         forged.verify(program=elf)

@@ -1,7 +1,8 @@
 """ECALL read and write in the AIR: every bundled guest proves and verifies with its input and journal bound
 to the statement, and forged io is rejected (each forgery proved with check=False, the verifier's reason
 named): a journal byte that is not the byte in memory, an input byte other than the claimed one, a read
-count in a0 above what the guest asked for, and a count that is not the number of bytes moved."""
+count in a0 above what the guest asked for, a short read in the middle of the input (a false EOF), and a
+count that is not the number of bytes moved."""
 
 from __future__ import annotations
 
@@ -102,10 +103,57 @@ def _violations(chip, trace, claim) -> set[str]:
 
 
 def test_the_reader_guest_proves_honestly() -> None:
+    """Asked for 8 bytes of a 5-byte input, the read is short — honestly: it ends the input."""
     elf = _reader(8)
     session, claim, proof = prove_elf(elf, b"hello")
     assert (session.exit_code, session.journal, claim.input_chunk) == (5, b"hell", b"hello")
+    assert claim.input_len == 5
     verify_elf(elf, claim, proof)
+    with pytest.raises(VerificationError, match="interactions do not balance"):  # the length is bound
+        verify_elf(elf, dataclasses.replace(claim, input_len=6), proof)
+    with pytest.raises(VerificationError, match="past the input"):
+        verify_elf(elf, dataclasses.replace(claim, input_len=4), proof)
+
+
+def _forge_read(run, data: bytes):
+    """The reader guest's run with its read returning `data` instead, consistently everywhere: a0
+    (then s1, then a0 again at the exit), the bytes in memory, the input chunk and position, the exit code."""
+    tr, count = run.trace, len(data)
+    ecalls, cols = tr.ecalls.copy(), tr.columns.copy()
+    ecalls[E_RESULT, 0] = count
+    read_row = int(tr.ecalls[0, 0])
+    cols[RD_VAL, read_row] = cols[RD_VAL, read_row + 1] = count  # a0 = count, then s1 = a0
+    cols[RD_VAL, len(tr) - 3] = count  # a0 = s1 before the exit (then a7 = 93, ecall)
+    regs = list(run.end.registers)
+    regs[9] = regs[10] = count
+    buf = data.ljust(8, b"\0")
+    memory = ((BUF, 0, int.from_bytes(buf[:4], "little")), (BUF + 4, 0, int.from_bytes(buf[4:], "little")))
+    return dataclasses.replace(
+        run, trace=dataclasses.replace(tr, columns=cols, ecalls=ecalls), input_chunk=data, exit_code=count,
+        end=dataclasses.replace(run.end, registers=tuple(regs), input_pos=count), memory=memory)
+
+
+def test_a_short_read_in_the_middle_of_the_input_is_rejected() -> None:
+    """The guest asks for 8 bytes of an 11-byte input; the forged run hands it 5 (a false EOF), consistently
+    everywhere, so only the input length tells it from a read that ends the input."""
+    elf = _reader(8)
+    run = _run(elf, b"hello world")
+    assert run.input_chunk == b"hello wo" and run.input_len == 11
+    forged_run = _forge_read(run, b"hello")
+    traces, claim = generate(load_elf(elf), forged_run), claim_of(forged_run)
+    assert claim.input_chunk == b"hello" and claim.input_len == 11
+    why = "read: count = a2 unless the read reaches the end of the input"
+    assert _violations(C.CPU, traces[2], claim) == {why}
+    assert not _violations(IO.IO, traces[8], claim)
+    with pytest.raises(ProofError, match=why):  # the prover's own check
+        prove_segment(elf, forged_run)
+    proof = _prove_forged(elf, claim, traces)  # pushed past it
+    with pytest.raises(VerificationError, match="rv32im-cpu: constraints do not hold"):
+        verify_elf(elf, claim, proof)
+    # the same 5-byte read is honest for a 5-byte input: then it does end the input
+    honest = dataclasses.replace(forged_run, input_len=5)
+    claim5, proof5 = prove_segment(elf, honest)
+    verify_elf(elf, claim5, proof5)
 
 
 def test_a_journal_byte_other_than_the_byte_in_memory_is_rejected() -> None:
@@ -142,23 +190,12 @@ def test_an_input_byte_other_than_the_claimed_one_is_rejected() -> None:
 
 
 def test_a_read_count_above_the_length_asked_for_is_rejected() -> None:
-    """The guest asks for 4 bytes; the forged run copies 5 (consistently everywhere: a0, memory, positions)."""
+    """The guest asks for 4 bytes; the forged run copies 5 (consistently everywhere: a0, memory, positions),
+    which is also where the input ends, so only count ≤ a2 is broken."""
     elf = _reader(4)
     run = _run(elf, b"hello")
     assert run.input_chunk == b"hell" and run.exit_code == 4
-    tr = run.trace
-    ecalls, cols = tr.ecalls.copy(), tr.columns.copy()
-    ecalls[E_RESULT, 0] = 5
-    read_row = int(tr.ecalls[0, 0])
-    cols[RD_VAL, read_row] = cols[RD_VAL, read_row + 1] = 5  # a0 = 5, then s1 = a0
-    cols[RD_VAL, len(tr) - 3] = 5  # a0 = s1 before the exit (then a7 = 93, ecall)
-    regs = list(run.end.registers)
-    regs[9] = regs[10] = 5
-    memory = tuple((a, b, int.from_bytes(b"hell" if a == BUF else b"o\0\0\0", "little"))
-                   for a, b in ((BUF, 0), (BUF + 4, 0)))
-    forged_run = dataclasses.replace(
-        run, trace=dataclasses.replace(tr, columns=cols, ecalls=ecalls), input_chunk=b"hello", exit_code=5,
-        end=dataclasses.replace(run.end, registers=tuple(regs), input_pos=5), memory=memory)
+    forged_run = _forge_read(run, b"hello")
     traces, claim = generate(load_elf(elf), forged_run), claim_of(forged_run)
     assert _violations(C.CPU, traces[2], claim) == {"read: count ≤ a2 (a2 − count does not borrow)"}
     assert not _violations(IO.IO, traces[8], claim)

@@ -95,6 +95,9 @@ def test_malformed_claims_are_refused_before_the_proof_is_read(proved):
                      (r(claim, memory=tuple(reversed(claim.memory))), "ascending"),
                      (r(claim, end=r(claim.end, input_pos=3)), "input chunk"),
                      (r(claim, journal_chunk=b"x"), "journal chunk"),
+                     (r(claim, input_chunk=b"x", end=r(claim.end, input_pos=claim.end.input_pos + 1)),
+                      "past the input"),
+                     (r(claim, input_len=1 << 30), "input length"),
                      (r(claim, exit_code=7), "0 unless halted"),
                      (r(claim, end=r(claim.end, pc=claim.end.pc + 2)), "aligned")):
         with pytest.raises(VerificationError, match=why):

@@ -90,7 +90,7 @@ class Receipt:
         guest's receipt (composite seal) needs the ELF itself, `program=`, whose image id must be the
         receipt's: the verifier decodes the code it checks the segments against. For those, `exit_code` is
         the code the guest must have exited with (default 0, as RISC Zero's verify; None accepts any), and
-        `input`, if given, must start with the bytes the guest consumed.
+        `input`, if given, must be as long as the input the guest ran on and start with the bytes it consumed.
         """
         if image_id is not None and image_id != self.image_id:
             raise VerificationError(f"receipt is for image {self.image_id.hex()}, expected {image_id.hex()}")

@@ -2,8 +2,8 @@
 
 Segment receipt (what one prove task returns), little-endian:
 
-    magic "ZKG1"
-    claim:    start boundary · end boundary · halted u8 (0 or 1) · exit_code u32
+    magic "ZKG2"
+    claim:    start boundary · end boundary · halted u8 (0 or 1) · exit_code u32 · input_len u64
               · word count u32 · per word: address u32, before u32, after u32   (ascending, 4-aligned)
               · input_chunk (u32 length + bytes) · journal_chunk (u32 length + bytes)
               where a boundary is pc u32 · 32 registers u32 · input_pos u64 · journal_len u64
@@ -37,7 +37,7 @@ from zkray.zkvm.receipt import COMPOSITE_MAGIC
 from zkray.zkvm.rv32im.segment import Boundary
 from zkray.zkvm.rv32im_air.segment import SEGMENT_CHIPS, SegmentClaim
 
-SEGMENT_MAGIC = b"ZKG1"
+SEGMENT_MAGIC = b"ZKG2"  # ZKG1 had no input length (and its proofs no longer verify)
 MAX_CHUNK = 1 << 24  # input or journal bytes per segment (the executor's journal limit is 16 MiB)
 MAX_PROOF = 32 << 20
 MAX_SEGMENTS = 1 << 16
@@ -72,6 +72,7 @@ def _write_claim(w: Writer, c: SegmentClaim) -> None:
     _write_boundary(w, c.end)
     w.u8(int(bool(c.halted)))
     w.u32(c.exit_code)
+    w.u64(c.input_len)
     w.u32(len(c.memory))
     for addr, before, after in c.memory:
         w.u32(addr)
@@ -87,6 +88,7 @@ def _read_claim(r: Reader, what: str) -> SegmentClaim:
     if halted > 1:
         raise ReceiptError(f"{what}: halted flag is {halted}, not 0 or 1")
     exit_code = r.u32("exit code")
+    input_len = r.u64("input length")
     count = r.u32("word count")
     if 12 * count > r.remaining():
         raise ReceiptError(f"{what}: {count} memory words do not fit in the {r.remaining()} bytes left")
@@ -98,7 +100,8 @@ def _read_claim(r: Reader, what: str) -> SegmentClaim:
                                f"above the previous one")
         memory.append((addr, before, after))
     return SegmentClaim(start=start, end=end, halted=bool(halted), exit_code=exit_code, memory=tuple(memory),
-                        input_chunk=r.blob("input chunk", MAX_CHUNK), journal_chunk=r.blob("journal chunk", MAX_CHUNK))
+                        input_chunk=r.blob("input chunk", MAX_CHUNK), journal_chunk=r.blob("journal chunk", MAX_CHUNK),
+                        input_len=input_len)
 
 
 def _write_siblings(w: Writer, siblings: Sequence[Sibling]) -> None:

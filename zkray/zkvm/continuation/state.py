@@ -7,6 +7,8 @@
 pc, registers and memory are everything the next instruction depends on; input_pos and journal_len say
 where the next read and write ECALLs continue. The verifier computes every digest itself, from the
 claims' boundaries and the Merkle roots it recomputes (memory.py); no digest is taken from the prover.
+The input's total length is not in the digest: it is no machine state but a constant of the run, which
+every segment claim states and the chain check (verify.py) requires to be the same in all of them.
 """
 
 from __future__ import annotations

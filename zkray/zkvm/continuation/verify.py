@@ -10,6 +10,9 @@ the previous one ended; only the last halts. Under SHA-256 collision resistance 
 machine state, so the segments compose into one run of the ELF from its entry point to its exit ECALL,
 and a removed, repeated, reordered or foreign segment breaks the chain. The journal is the concatenation
 of the journal chunks, which must equal the receipt's; the input chunks are the consumed input prefix.
+Every segment states the same input length (each segment's AIR makes its reads short only at that length,
+so segments proven against different lengths could hide a false EOF between them); a verifier that knows
+the input checks the length too.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class ChainSummary:
     journal: bytes
     input_read: bytes  # the input prefix the guest consumed
     final_digest: bytes
+    input_len: int  # the length of the input the guest ran on (every segment states it)
 
 
 def check_chain(program: Program, receipts: Sequence[SegmentReceipt]) -> ChainSummary:
@@ -47,6 +51,7 @@ def check_chain(program: Program, receipts: Sequence[SegmentReceipt]) -> ChainSu
     digest = state_digest(initial_boundary(program), root)
     journal, consumed = bytearray(), bytearray()
     last = len(receipts) - 1
+    input_len = receipts[0].claim.input_len
     for i, s in enumerate(receipts):
         c = s.claim
         check_boundary(c.start, f"segment {i} start")
@@ -57,6 +62,9 @@ def check_chain(program: Program, receipts: Sequence[SegmentReceipt]) -> ChainSu
             raise VerificationError(f"the last segment ({i}) does not halt: segments after it are missing")
         if not c.halted and c.exit_code:
             raise VerificationError(f"segment {i} does not halt but claims exit code {c.exit_code}")
+        if c.input_len != input_len:
+            raise VerificationError(f"segment {i} states an input of {c.input_len} bytes, segment 0 one of "
+                                    f"{input_len}: the segments are not of one run")
         if c.end.input_pos != c.start.input_pos + len(c.input_chunk):
             raise VerificationError(f"segment {i}: input position moves by {c.end.input_pos - c.start.input_pos}, "
                                     f"its input chunk has {len(c.input_chunk)} bytes")
@@ -77,15 +85,17 @@ def check_chain(program: Program, receipts: Sequence[SegmentReceipt]) -> ChainSu
         root, digest = post, state_digest(c.end, post)
         journal += c.journal_chunk
         consumed += c.input_chunk
-    return ChainSummary(len(receipts), receipts[-1].claim.exit_code, bytes(journal), bytes(consumed), digest)
+    return ChainSummary(len(receipts), receipts[-1].claim.exit_code, bytes(journal), bytes(consumed), digest,
+                        input_len)
 
 
 def verify_composite(program: Program, image_id: bytes, journal: bytes, seal: bytes,
                      params: StarkParams = DEFAULT_PARAMS, *, exit_code: int | None = 0,
                      input: bytes | None = None) -> ChainSummary:
     """Raise unless `seal` proves that `program` (whose image id must be `image_id`) ran from its entry
-    point to an exit with `exit_code` (None: any) writing exactly `journal`; with `input`, the consumed
-    input must be a prefix of it. ReceiptError for malformed bytes, VerificationError for a failed check."""
+    point to an exit with `exit_code` (None: any) writing exactly `journal`; with `input`, the run's input
+    length must be len(input) and the consumed input a prefix of it. ReceiptError for malformed bytes,
+    VerificationError for a failed check."""
     actual = image_id_of(program)
     if actual != image_id:
         raise VerificationError(f"the receipt is for image {image_id.hex()}, but the ELF given has image "
@@ -98,6 +108,9 @@ def verify_composite(program: Program, image_id: bytes, journal: bytes, seal: by
     if exit_code is not None and summary.exit_code != exit_code:
         raise VerificationError(f"the guest exited with code {summary.exit_code}, expected {exit_code} "
                                 f"(pass exit_code=None to accept any exit code)")
+    if input is not None and len(input) != summary.input_len:
+        raise VerificationError(f"the guest ran on an input of {summary.input_len} bytes, the input given has "
+                                f"{len(input)}")
     if input is not None and bytes(input[:len(summary.input_read)]) != summary.input_read:
         raise VerificationError(f"the guest consumed {len(summary.input_read)} input bytes that are not a prefix "
                                 f"of the input given")

@@ -4,8 +4,8 @@ Segment `i` covers cycles `[i·segment_cycles, min((i+1)·segment_cycles, total)
 that halts (it may be shorter). `execute_segment` is pure: it re-executes untraced from the entry point to
 the segment's first cycle (preflight runs at tens of millions of cycles per second, far cheaper than
 proving the segment), then traces the segment alone. What a segment's proof states is in
-docs/segments-plan.md; the boundary, the touched words' before/after values and the input/journal chunks
-here are exactly its public parts.
+docs/segments-plan.md; the boundary, the touched words' before/after values, the input/journal chunks and
+the input's total length here are exactly its public parts.
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ class SegmentRun:
     memory: tuple[tuple[int, int, int], ...]  # (word address, before, after) of every touched RAM word, ascending
     input_chunk: bytes  # input[start.input_pos : end.input_pos]
     journal_chunk: bytes  # journal bytes written in this segment
+    input_len: int  # the whole input's length: a read is short only where the input ends (guest ABI)
     trace: Trace  # this segment's rows; its ecalls' cycle column counts from the segment start
     start_memory: np.ndarray  # guest memory (uint8) at the segment start; in-process only, never serialised
 
@@ -130,7 +131,7 @@ def execute_segment(elf: bytes | Program, input: bytes, index: int, *, segment_c
                       exit_code=int(run.st[k.ST_EXIT_CODE]) if halted else 0, cycles=cycles, memory=memory,
                       input_chunk=inp[start.input_pos:end.input_pos],
                       journal_chunk=run.journal[start.journal_len:end.journal_len].tobytes(),
-                      trace=trace, start_memory=start_memory)
+                      input_len=len(inp), trace=trace, start_memory=start_memory)
 
 
 def _new_run(program: Program, input: bytes, cycle_limit: int | None, journal_limit: int | None) -> _Run:

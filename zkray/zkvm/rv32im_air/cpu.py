@@ -22,7 +22,9 @@ ECALL get timestamps of their own between this row's and the next's.
 ECALL is one decoded class (rd = a0, rs1 = a7, rs2 = a1; a2 is read in the memory slot); the row's flag
 halt / read / write must match a7 (93 / 63 / 64). Exit leaves a0 unchanged and ends the segment; read and
 write hand (kind, clk, buffer, stream position, t_ram) to the io chip (io.py), which moves one byte per
-row and hands back the state advanced by the byte count, which is the ECALL's result in a0. The last
+row and hands back the state advanced by the byte count, which is the ECALL's result in a0. A read's count
+is min(a2, input length − position) (the input length is a public input), so a read is short only at the
+end of the input, as the guest ABI says. The last
 real row sends ("end", halted, next pc, exit code) to the statement. Constraint comments say what each
 enforces.
 """
@@ -46,6 +48,7 @@ END_BUS = "end"
 ECALLS = {"halt": 93, "read": 63, "write": 64}  # the CPU's flag for each ECALL service, by its a7 number
 CPU_OPS = tuple(op for op in OPS if op != "ecall") + tuple(ECALLS)
 A2 = 12  # the register holding an ECALL's length, read in the memory slot
+PUBLIC_PC, PUBLIC_INPUT_POS, PUBLIC_JOURNAL_LEN, PUBLIC_INPUT_LEN = range(4)  # segment.public_inputs' order
 
 L = Layout()
 REAL, CLK, PC, NPC = L.col("real"), L.col("clk"), L.col("pc"), L.col("next_pc")
@@ -236,7 +239,7 @@ class CpuAir(Air):
     """See the module docstring; every constraint below is gated so padding rows (real = 0) are free."""
 
     name = "rv32im-cpu"
-    version = 2
+    version = 3
     main_width = WIDTH
     max_degree = 3
 
@@ -244,7 +247,7 @@ class CpuAir(Air):
         return NOMINAL_LOG_N
 
     def sample_public(self) -> tuple[int, ...]:
-        return (0x1_0000, 0, 0)  # start pc, input position, journal length
+        return (0x1_0000, 0, 0, 0)  # start pc, input position, journal length, input length
 
     def eval(self, b: ConstraintBuilder) -> None:
         r, nx = b.main, b.main_next
@@ -256,7 +259,7 @@ class CpuAir(Air):
         b.assert_transition("real rows come first", (1 - real) * nx[REAL])
         b.assert_row("clk starts at 0", r[CLK], 0)
         b.assert_transition("clk steps by 1", nx[CLK] - r[CLK] - 1)
-        b.assert_row("execution starts at the claim's start pc", r[PC] - b.public[0], 0)
+        b.assert_row("execution starts at the claim's start pc", r[PC] - b.public[PUBLIC_PC], 0)
         total: Val = Val.const(0)
         for op in CPU_OPS:
             f = r[FLAG[op]]
@@ -271,14 +274,14 @@ class CpuAir(Air):
         b.assert_transition("nothing runs after the halt", halt * nx[REAL])
         b.assert_transition("the next real row runs at next_pc", nx[REAL] * (nx[PC] - r[NPC]))
         # --- streams: positions start at the claim's, advance by each read/write's count
-        b.assert_row("the input position starts at the claim's", r[IN_POS] - b.public[1], 0)
-        b.assert_row("the journal length starts at the claim's", r[J_POS] - b.public[2], 0)
+        b.assert_row("the input position starts at the claim's", r[IN_POS] - b.public[PUBLIC_INPUT_POS], 0)
+        b.assert_row("the journal length starts at the claim's", r[J_POS] - b.public[PUBLIC_JOURNAL_LEN], 0)
         b.assert_transition("a read advances the input position by its count",
                             nx[REAL] * (nx[IN_POS] - r[IN_POS] - read * io_count(r)))
         b.assert_transition("a write advances the journal length by its count",
                             nx[REAL] * (nx[J_POS] - r[J_POS] - write * io_count(r)))
         b.assert_zero("io bytes = bytes moved since the segment start",
-                      r[IOC] - r[IN_POS] - r[J_POS] + b.public[1] + b.public[2])
+                      r[IOC] - r[IN_POS] - r[J_POS] + b.public[PUBLIC_INPUT_POS] + b.public[PUBLIC_JOURNAL_LEN])
 
         # --- SUM unit: s = a + Q byte-wise with boolean carries (the carry out of byte 3 wraps mod 2^32)
         carry_in: Val = Val.const(0)
@@ -376,6 +379,13 @@ class CpuAir(Air):
             b.assert_zero(f"write: fd (a0) byte {k} is {int(k == 0)} (stdout)", write * (r[OLD[k]] - int(k == 0)))
             b.assert_zero(f"write: count byte {k} = a2's", write * (r[RES[k]] - r[MEMV[k]]))
         b.assert_zero("read: count ≤ a2 (a2 − count does not borrow)", read * r[BORROW[3]])
+        # count = min(a2, input_len − input_pos): with count ≤ a2 above and count ≤ input_len − input_pos
+        # (the io chain's stream positions never pass the claim's end.input_pos ≤ input_len), it remains that
+        # count is one of the two. eq is DIFF = a2 − count being 0 as an integer (range-checked bytes, no
+        # borrow), so a2 ≡ count + p cannot pass; input_len − input_pos − count lies in (−2^28, 2^30), so it
+        # is 0 mod p only when it is 0. Without this a prover could return fewer bytes mid-input (a false EOF).
+        b.assert_zero("read: count = a2 unless the read reaches the end of the input",
+                      read * (1 - r[EQ]) * (b.public[PUBLIC_INPUT_LEN] - r[IN_POS] - io_count(r)))
 
         # --- timestamps: t − t_prev − 1 = the range-checked gap (the memory slot: RAM clock for loads and
         # stores, the register clock for an ECALL's a2 read)

@@ -1,12 +1,14 @@
 """Proving one segment of an execution: the statement, and the functions that prove and verify it.
 
 Statement (docs/segments-plan.md §2): "started at `start` with the listed words holding their `before`
-values (code from the image is read-only), the ELF's program ran, reading `input_chunk` and writing
-`journal_chunk`, and reached `end` with the words holding their `after` values (and, if `halted`, stopped at
-its exit ECALL with `exit_code`)". A whole run is the one-segment case (statement.py).
+values (code from the image is read-only), the ELF's program ran on an input of `input_len` bytes, reading
+`input_chunk` and writing `journal_chunk`, and reached `end` with the words holding their `after` values
+(and, if `halted`, stopped at its exit ECALL with `exit_code`)". A whole run is the one-segment case
+(statement.py). `input_len` is what makes reads honest: a read returns min(a2, input_len − position) bytes,
+so it is short only at the end of the input (the guest ABI), never a false EOF in the middle of it.
 
 The verifier builds every public value from the claim and the ELF, never from the prover:
-- public inputs: the start pc, input position and journal length (the CPU's first row);
+- public inputs: the start pc, input position and journal length (the CPU's first row), the input length;
 - the decoded code table (from the ELF) on the "code" bus;
 - each register's initial tuple (index, start value, t = 0) on "reg" and its final value on "reg-final";
 - each listed word's initial tuple (address, before, t = 0, ro) on "mem" and its final value on "ram-final",
@@ -52,6 +54,7 @@ class SegmentClaim:
     memory: tuple[tuple[int, int, int], ...]  # (word address, before, after), ascending, 4-aligned
     input_chunk: bytes
     journal_chunk: bytes
+    input_len: int  # the whole input's length (every segment of a run states the same one)
 
     @property
     def final_pc(self) -> int:
@@ -62,11 +65,13 @@ class SegmentClaim:
 def claim_of(run: SegmentRun) -> SegmentClaim:
     """The claim an honest proof of `run` makes."""
     return SegmentClaim(start=run.start, end=run.end, halted=run.halted, exit_code=run.exit_code,
-                        memory=run.memory, input_chunk=run.input_chunk, journal_chunk=run.journal_chunk)
+                        memory=run.memory, input_chunk=run.input_chunk, journal_chunk=run.journal_chunk,
+                        input_len=run.input_len)
 
 
 def public_inputs(claim: SegmentClaim) -> list[int]:
-    return [claim.start.pc, claim.start.input_pos, claim.start.journal_len]
+    """The CPU chip's public inputs (cpu.PUBLIC_* say which is which)."""
+    return [claim.start.pc, claim.start.input_pos, claim.start.journal_len, claim.input_len]
 
 
 @lru_cache(maxsize=8)
@@ -113,6 +118,13 @@ def check_claim(claim: SegmentClaim) -> None:
         raise VerificationError("the input chunk's length differs from end.input_pos − start.input_pos")
     if claim.end.journal_len != claim.start.journal_len + len(claim.journal_chunk):
         raise VerificationError("the journal chunk's length differs from end.journal_len − start.journal_len")
+    if not 0 <= claim.input_len < STREAM_LIMIT:
+        raise VerificationError(f"input length {claim.input_len} out of range (at most {STREAM_LIMIT - 1})")
+    # the AIR's "count = a2 unless the read ends the input" needs input_len − position ≥ 0 on every read: the
+    # positions a segment reads at never pass end.input_pos (the stream bus), so this bound is enough
+    if claim.end.input_pos > claim.input_len:
+        raise VerificationError(f"the segment ends at input position {claim.end.input_pos}, past the input's "
+                                f"{claim.input_len} bytes")
     if not 0 <= claim.exit_code < U32 or (not claim.halted and claim.exit_code):
         raise VerificationError(f"exit code {claim.exit_code} must be an unsigned 32-bit value, and 0 unless halted")
     prev = RAM_START - 4
