@@ -15,71 +15,16 @@ journal first: a move that landed before the crash is answered with the record, 
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, TypeVar
 
-import ray
-from ray.exceptions import GetTimeoutError, RayActorError
-
 from actors.blob_cache import CachedBlob
+from actors.factory import ActorCaller, ActorGone
 from zkray.policy.jobs import JobStatus, retry_status
 from zkray.store import JobRecord
 
 T = TypeVar("T")
-RESTART_S = 60.0  # how long a caller waits for a restarting actor before the error reaches it
-
-
-class ActorCaller:
-    """Every call to one actor: `sync(name, ...)` blocks, `call(name, ...)` is awaited; both retry a call that
-    hit a dying or restarting actor until `restart_s` has passed (reads only: see `SchedulerHandle`)."""
-
-    def __init__(self, actor: Any, *, timeout_s: float = 60.0, restart_s: float = RESTART_S) -> None:
-        self.actor = actor
-        self._timeout_s = timeout_s
-        self._restart_s = restart_s
-        self.restarts_seen = 0  # calls that met a dead or restarting actor (for tests and the dashboard)
-        self.closed = False
-
-    def sync(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        deadline = time.monotonic() + self._restart_s
-        for attempt in range(10_000):
-            try:
-                return ray.get(getattr(self.actor, method).remote(*args, **kwargs), timeout=self._timeout_s)
-            except (RayActorError, GetTimeoutError):
-                if self.closed or time.monotonic() >= deadline:
-                    raise
-                self.restarts_seen += 1
-                time.sleep(_backoff(attempt))
-        raise RuntimeError("unreachable")  # pragma: no cover
-
-    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        deadline = time.monotonic() + self._restart_s
-        for attempt in range(10_000):
-            try:
-                ref = getattr(self.actor, method).remote(*args, **kwargs)
-                return await asyncio.wait_for(asyncio.wrap_future(ref.future()), self._timeout_s)
-            except (RayActorError, TimeoutError):
-                if self.closed or time.monotonic() >= deadline:
-                    raise
-                self.restarts_seen += 1
-                await asyncio.sleep(_backoff(attempt))
-        raise RuntimeError("unreachable")  # pragma: no cover
-
-    def fire(self, method: str, *args: Any, **kwargs: Any) -> None:
-        """Send without waiting (calls from one process run in the order sent); lost if the actor dies."""
-        getattr(self.actor, method).remote(*args, **kwargs)
-
-    def kill(self) -> None:
-        """Stop the actor for good (the node is closing): no restart, and callers stop retrying."""
-        self.closed = True
-        ray.kill(self.actor, no_restart=True)
-
-
-def _backoff(attempt: int) -> float:
-    return float(min(0.05 * 2**attempt, 1.0))
 
 
 class SchedulerHandle:
@@ -103,8 +48,8 @@ class SchedulerHandle:
     def _change(self, job_id: str, landed: Callable[[JobRecord], bool], method: str, *args: Any, **kw: Any) -> Any:
         """A journal change; if the actor died under it, the journal says whether it landed before retrying."""
         try:
-            return ray.get(getattr(self.actor, method).remote(*args, **kw), timeout=self.caller._timeout_s)
-        except RayActorError:
+            return self.caller.once(method, *args, **kw)
+        except ActorGone:
             if self.caller.closed:
                 raise
             self.caller.restarts_seen += 1
@@ -233,7 +178,7 @@ class ProofCacheHandle:
         blob: CachedBlob | None = await self.caller.call("get", image_id, input_digest)
         if blob is None:
             return None
-        return replace(blob, handle=await _read(blob.handle))
+        return replace(blob, handle=await self.caller.read(blob.handle))
 
     async def put(self, image_id: str, input_digest: str, receipt: bytes) -> None:
         """Store a receipt; the actor `ray.put`s it (so it owns the bytes) and writes it through to disk."""
@@ -249,11 +194,3 @@ class ProofCacheHandle:
 
     def close(self) -> None:
         self.caller.kill()
-
-
-async def _read(handle: Any) -> bytes:
-    """The bytes behind a cache handle: an ObjectRef (the actor's store) or the bytes themselves."""
-    if isinstance(handle, ray.ObjectRef):
-        data: bytes = await handle
-        return data
-    return bytes(handle)
