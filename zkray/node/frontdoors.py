@@ -219,8 +219,8 @@ async def start_front_doors(
             runner, doors.api_url = await start_api(create_app(doors.service, config), front.host, front.api_port)
             doors._runners.append(runner)
         source: Any = node_status_source(node, running=running)
-        if doors.service is not None:
-            svc = doors.service
+        if doors.service is not None and not isinstance(doors.service, NodeProvingService):
+            svc = doors.service  # sessions outside the journal: add their work (a node's are in its journal)
             source = WithExtraWork(source, lambda: (svc.proving_now(), svc.proofs, svc.cycles_proved))
         await open_status_port(doors, front, source, orchestrator=ServerConfig() if front.orchestrate else None)
     except BaseException:
