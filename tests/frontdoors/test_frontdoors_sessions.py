@@ -77,6 +77,9 @@ def test_sessions_created_before_a_restart_complete_after_it(
 
         again, doors2 = await _open(devnet, data_dir)  # a new process would see the same: journal and files
         assert doors2 is not None and doors2.api_url and doors2.api_url != doors.api_url
+        inputs = data_dir / "api"
+        assert not (inputs / f"{stopped}.input").exists()  # ended while queued: swept at the start
+        assert (inputs / f"{queued}.input").exists() and (inputs / f"{big}.input").exists()  # still to run
         cancel = asyncio.Event()
         run = asyncio.create_task(again.node.run(cancel, drain_s=10))
         try:
@@ -89,6 +92,7 @@ def test_sessions_created_before_a_restart_complete_after_it(
                     assert receipt.journal.startswith(fib_input(n))
                     assert _status(data_dir, sid) is S.COMPLETED
                 assert (await c.session_status(stopped)).status == "ABORTED"
+                assert not list(inputs.glob("*.input"))  # finished sessions keep their receipt, not their input
                 assert "→ cancelled" in await c.logs(stopped)  # ended before the restart: its log is the journal's
         finally:
             cancel.set()

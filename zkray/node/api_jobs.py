@@ -72,7 +72,16 @@ class NodeProvingService(RayProvingService):
         self._dir = Path(node.settings.data_dir) / "api"
         self._dir.mkdir(parents=True, exist_ok=True)
         self._log: dict[str, list[str]] = {}  # progress lines of sessions run by this process (bounded below)
+        self._sweep_inputs()
         node.attach_api(self)
+
+    def _sweep_inputs(self) -> None:
+        """Inputs of sessions that ended without their task (evicted, expired in the queue, failed at a
+        restart) are removed at the next start; those of sessions still to run stay."""
+        for path in self._dir.glob("*.input"):
+            job = self._node.journal.find(JOB_PREFIX + path.stem)
+            if job is None or job.status in FINAL | {S.SKIPPED}:
+                path.unlink(missing_ok=True)
 
     # ---- sessions: created here, run by the node's dispatcher --------------------------------------
 
