@@ -42,6 +42,7 @@ def test_segments_concatenate_to_the_whole_traced_run(elf: bytes, data: bytes, n
     assert b"".join(s.journal_chunk for s in segs) == whole.journal
     assert b"".join(s.input_chunk for s in segs) == data[:whole.input_read]
     assert [s.halted for s in segs] == [False] * (len(segs) - 1) + [True]
+    assert [s.input_len for s in segs] == [len(data)] * len(segs)  # every segment states the whole input's length
     assert [s.exit_code for s in segs] == [0] * (len(segs) - 1) + [whole.exit_code]
     assert segs[0].start == Boundary(pc=segs[0].trace.pc[0], registers=(0,) * 32, input_pos=0, journal_len=0)
     for a, b in itertools.pairwise(segs):
