@@ -1,5 +1,5 @@
 """The node's own parts: settings precedence, inline inputs, preflight, and an RV32IM ELF job on-chain
-(preflighted with the real executor, then skipped with its reason: proving ELFs comes later)."""
+whose guest fails in preflight (the real executor): skipped with its reason, never claimed or proved."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from zkray.chain.txmanager import TxManager
 from zkray.fetch import InputDigestMismatch, InputFetcher
 from zkray.node.inputs import JobUnprovable, data_uri, decode_data_uri, fetch_input, preflight, program_elf
 from zkray.node.pipeline import job_id_of
+from zkray.node.programs import LoadedProgram, preflight_elf
 from zkray.node.settings import load_settings
 from zkray.policy.jobs import JobStatus
 from zkray.store import JobJournal
@@ -58,7 +59,7 @@ def test_inline_inputs_are_checked_against_the_digest() -> None:
     asyncio.run(go())
 
 
-def test_preflight_prices_builtins_and_skips_elf_guests_with_a_reason() -> None:
+def test_preflight_prices_builtins_and_resolves_elf_guests_by_image_id() -> None:
     async def go() -> None:
         fib = await preflight("0x" + guests()["fib"].hex(), struct.pack("<I", 40))
         assert (fib.kind, fib.program, fib.cycles) == ("builtin", "fib", 40)
@@ -70,8 +71,13 @@ def test_preflight_prices_builtins_and_skips_elf_guests_with_a_reason() -> None:
             assert await program_elf(fetcher, image, "zkray://guest/sort") == elf
             with pytest.raises(JobUnprovable, match="image id"):
                 await program_elf(fetcher, image, "zkray://guest/fib")
-        with pytest.raises(JobUnprovable, match="not supported by this node yet"):
-            await preflight(image, struct.pack("<3I", 3, 1, 2), elf)
+        with pytest.raises(JobUnprovable, match="not a built-in guest"):  # ELF guests: programs.preflight_elf
+            await preflight(image, struct.pack("<3I", 3, 1, 2))
+        program = LoadedProgram(image, elf, handle=None, source="test")
+        planned = await preflight_elf(program, struct.pack("<3I", 3, 1, 2), 1 << 10)
+        assert planned.kind == "elf" and planned.cycles > 0 and planned.segments >= 1
+        with pytest.raises(JobUnprovable, match="exits with code"):  # 5 bytes: not a list of u32, bad input
+            await preflight_elf(program, b"\x01" * 5, 1 << 10)
 
     asyncio.run(go())
 
@@ -84,14 +90,17 @@ def elf_devnet() -> Iterator[Devnet]:
         yield net
 
 
-def test_elf_job_on_chain_is_preflighted_and_skipped_not_claimed(
+def test_elf_job_whose_guest_fails_preflight_is_skipped_not_claimed(
     elf_devnet: Devnet, ray_session: object, tmp_path: Path
 ) -> None:
+    """ELF jobs are proved and paid (tests/node/test_elf_node.py); one whose guest exits with an error on
+    its input can never have a receipt, so preflight skips it with the exit code: no claim, no proof."""
+
     async def go() -> None:
         from web3 import AsyncHTTPProvider, AsyncWeb3
 
         net = elf_devnet
-        data = struct.pack("<3I", 9, 4, 7)
+        data = b"\x09\x04\x07\x00\x01"  # 5 bytes: sort wants a list of u32 and exits ZK_EXIT_BAD_INPUT
         w3 = AsyncWeb3(AsyncHTTPProvider(net.rpc_url))
         async with TxManager(w3, net.roles.requesters[0].key) as tx:
             client = EngineClient(w3, net.deployment.engine, sender=tx)
@@ -103,7 +112,7 @@ def test_elf_job_on_chain_is_preflighted_and_skipped_not_claimed(
             state = await client.get_request(rid)
         await w3.provider.disconnect()
         job = JobJournal(tmp_path / "node.sqlite").get(job_id_of(rid))
-        assert job.status is JobStatus.SKIPPED and "cycles" in (job.error or "") and "ELF" in (job.error or "")
+        assert job.status is JobStatus.SKIPPED and "exits with code" in (job.error or ""), job.error
         assert state.claimant is None and node.prover.proofs == 0  # never claimed, never proved
 
     asyncio.run(go())

@@ -117,8 +117,8 @@ async def build_node(
     submitter = Submitter(chain, AttestationService(attesters, chain_id, verifier, breakers), policy)
     timeout = settings.proving.task_timeout_s
     runner = JobRunner(
-        scheduler, journal, chain, fetcher, prover, submitter, task_timeout_s=timeout, drills=drills,
-        programs=programs, segment_cycles=segment_cycles,
+        scheduler, journal, chain, fetcher, prover, submitter, task_timeout_s=timeout, programs=programs,
+        drills=drills, segment_cycles=segment_cycles,
     )  # fmt: skip
     node = Node(
         settings, scheduler=scheduler, journal=journal, breakers=breakers, chain=chain, prover=prover, runner=runner

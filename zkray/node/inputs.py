@@ -4,9 +4,11 @@ Inputs come from `zkray.fetch` (ipfs:// raced over gateways and checked against 
 or inline as a `data:` URI (the engine's inputType 1). Every source is checked against the job's input
 digest before use: bytes that do not match are never proven.
 
-Preflight prices a job before it is claimed: for a built-in guest the cycles follow from the input; an
-RV32IM ELF guest is executed (`zkray.execute`, no proof). Proving ELF guests lands in a later issue, so
-such a job is skipped with that reason rather than claimed and left to lapse.
+Preflight prices a job before it is claimed. Here, for a built-in guest: its cycles follow from the
+input. An RV32IM ELF guest is resolved with `program_elf` (below) and preflighted by
+`zkray.node.programs.preflight_elf`, which executes it untraced and plans its segments; a guest that faults
+or exits non-zero is skipped with that reason, never claimed. ELF jobs are then claimed, proved in
+segments on the pool and paid like any other.
 """
 
 from __future__ import annotations
@@ -114,28 +116,20 @@ def builtin_name(image_id_hex: str) -> str | None:
     return None if guest is None else guest.name
 
 
-async def preflight(image_id_hex: str, data: bytes, elf: bytes | None = None) -> Preflight:
-    """Price the job; JobUnprovable when this node cannot prove it (with the reason to record)."""
+async def preflight(image_id_hex: str, data: bytes) -> Preflight:
+    """Price a built-in guest's job; JobUnprovable (with the reason to record) when the input does not parse
+    or the image id is not a built-in (ELF guests go through `zkray.node.programs.preflight_elf`)."""
     name = builtin_name(image_id_hex)
-    if name is not None:
-        guest = BUILTIN_GUESTS[name]
-        try:
-            parsed = guest.parse_input(data)
-        except (ZkvmError, ValueError) as exc:
-            raise JobUnprovable(f"input is not valid for guest {name}: {exc}") from None
-        return Preflight("builtin", name, _builtin_cycles(parsed))
-    if elf is None:
-        raise JobUnprovable(f"image id {image_id_hex[:18]}… is not a built-in guest and its ELF is not available")
-    from zkray.zkvm.rv32im import execute
-
+    if name is None:
+        raise JobUnprovable(
+            f"image id {image_id_hex[:18]}… is not a built-in guest: preflight it as an ELF (programs.preflight_elf)"
+        )
+    guest = BUILTIN_GUESTS[name]
     try:
-        session = await asyncio.to_thread(execute, elf, data, trace=False)
+        parsed = guest.parse_input(data)
     except (ZkvmError, ValueError) as exc:
-        raise JobUnprovable(f"preflight of the ELF guest failed: {exc}") from None
-    raise JobUnprovable(
-        f"RV32IM ELF guest preflights ({session.cycles} cycles, exit {session.exit_code}) but proving ELF"
-        " guests is not supported by this node yet; skipped"
-    )
+        raise JobUnprovable(f"input is not valid for guest {name}: {exc}") from None
+    return Preflight("builtin", name, _builtin_cycles(parsed))
 
 
 def _builtin_cycles(parsed: object) -> int:

@@ -20,7 +20,7 @@ from zkray.chain.client import RequestStatus
 from zkray.chain.errors import ChainError, ContractError, TxReverted
 from zkray.fetch import FetchError, InputFetcher
 from zkray.node.chain_access import ChainAccess
-from zkray.node.inputs import JobUnprovable, Preflight, builtin_name, fetch_input, preflight, program_elf
+from zkray.node.inputs import JobUnprovable, Preflight, builtin_name, fetch_input, preflight
 from zkray.node.programs import DEFAULT_SEGMENT_CYCLES, ElfPreflight, NodePrograms, preflight_elf
 from zkray.node.prover import ProverService
 from zkray.node.proving import Fault, ProveFailed, ProveRequest
@@ -74,8 +74,8 @@ class JobRunner:
         submitter: Submitter,
         *,
         task_timeout_s: float | None,
+        programs: NodePrograms,
         drills: Drills | None = None,
-        programs: NodePrograms | None = None,
         segment_cycles: int = DEFAULT_SEGMENT_CYCLES,
     ) -> None:
         self.scheduler = scheduler
@@ -86,7 +86,7 @@ class JobRunner:
         self.submitter = submitter
         self.task_timeout_s = task_timeout_s
         self.drills = drills or Drills()
-        self.programs = programs  # None: ELF guests are preflighted and skipped (no program cache)
+        self.programs = programs  # RV32IM guests' ELFs, pinned per job from preflight to the task's end
         self.segment_cycles = segment_cycles
         self.tally = Tally()
 
@@ -141,8 +141,7 @@ class JobRunner:
 
     async def _release(self, job_id: str) -> None:
         """The job's task ends: unpin its program (a no-op for a job that held none)."""
-        if self.programs is not None:
-            await self.programs.release(job_id)
+        await self.programs.release(job_id)
 
     # ---- stages ----
 
@@ -150,15 +149,12 @@ class JobRunner:
         """Fetch and preflight; None when the job was moved (skipped, failed, back to the queue)."""
         try:
             data = await fetch_input(self.fetcher, job.input_url, job.input_digest)
-            if builtin_name(job.image_id) is None and self.programs is not None:
-                # an RV32IM guest: its ELF from the program cache (else the registry), pinned for this job
+            if builtin_name(job.image_id) is None:
+                # an RV32IM guest: its ELF from the program cache (else the registry), pinned for this job;
+                # executed untraced to count cycles and plan segments (a faulting guest is skipped here)
                 program = await self.programs.load(job.image_id, job.id)
                 return data, await preflight_elf(program, data, self.segment_cycles)
-            elf = None
-            if builtin_name(job.image_id) is None:  # no program cache: preflighted, then skipped with the reason
-                program = await self.chain.program(bytes.fromhex(job.image_id.removeprefix("0x")))
-                elf = await program_elf(self.fetcher, job.image_id, str(program["elf_url"]))
-            return data, await preflight(job.image_id, data, elf)
+            return data, await preflight(job.image_id, data)
         except JobUnprovable as exc:
             self._end(job.id, S.SKIPPED, str(exc))
         except ChainError as exc:  # the registry lookup: the chain is unreachable, not the job's fault
@@ -240,7 +236,7 @@ class JobRunner:
 
     async def submit(self, job_id: str, rid: int) -> None:
         record = self.journal.get(job_id)
-        if builtin_name(record.image_id) is None and self.programs is not None:
+        if builtin_name(record.image_id) is None:
             # the attesters verify a composite receipt with its ELF: have it here (pinned) before attesting
             try:
                 await self.programs.load(record.image_id, job_id)
