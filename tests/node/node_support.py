@@ -28,3 +28,14 @@ class UnreachableRemote:
     def prove(self, kind: str, program: Any, input: bytes) -> bytes:
         with socket.create_connection(("127.0.0.1", self.port), timeout=5):
             raise AssertionError("nothing should be listening")
+
+
+class RemoteMissingModule:
+    """A remote prover whose client code imports a module that is not installed: an error of the program,
+    which the pool must fail at once instead of retrying (it fails the same way every time)."""
+
+    def prove(self, kind: str, program: Any, input: bytes) -> bytes:
+        import importlib
+
+        importlib.import_module("zkray.no_such_module_timed_out")  # the text sounds transient; the type decides
+        raise AssertionError("unreachable")

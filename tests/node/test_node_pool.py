@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from node_support import UnreachableRemote, fib_input
+from node_support import RemoteMissingModule, UnreachableRemote, fib_input
 
 from actors.breakers import CircuitBreakers
 from actors.factory import BreakersHandle, start_circuit_breakers
@@ -84,6 +84,16 @@ def test_permanent_errors_fail_at_once_and_a_down_remote_falls_back_to_cpu(ray_s
     for job_id in ("job-good", "job-oom"):
         Receipt.decode(done[job_id].receipt).verify(FIB)  # type: ignore[arg-type]
     ray.kill(registry)
+
+
+def test_an_import_error_in_the_task_fails_the_job_after_one_attempt(ray_session: Any) -> None:
+    """An ImportError (a broken install, not a busy cluster) must not burn the job's three attempts."""
+    config = ProvingConfig(backends=(B.REMOTE,), retry_initial_s=0.05)
+    pool = ProvingPool(RayRuntime(), config, remote=RemoteMissingModule())
+    done = pool.run([ProveRequest("job-import", "fib", fib_input(7))], deadline_s=120.0)
+    outcome = done["job-import"]
+    assert not outcome.ok and isinstance(outcome.error.cause, ImportError), outcome.error  # type: ignore[union-attr]
+    assert outcome.attempts == 1 and pool.counters["retries"] == 0
 
 
 def test_a_backend_no_node_can_run_is_never_scheduled(ray_session: Any) -> None:

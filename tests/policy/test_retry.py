@@ -64,7 +64,16 @@ def test_the_same_seed_gives_the_same_delays() -> None:
         (HttpError(429), ErrorKind.RATE_LIMITED),
         (HttpError(404), ErrorKind.PERMANENT),
         (ValueError("execution reverted: ClaimExpired"), ErrorKind.PERMANENT),
-        (ValueError("replacement transaction underpriced"), ErrorKind.RETRYABLE),
+        (ValueError({"code": -32000, "message": "replacement transaction underpriced"}), ErrorKind.RETRYABLE),
+        (ValueError({"code": 3, "message": "execution reverted"}), ErrorKind.PERMANENT),
+        # errors of the program itself are permanent, even when their text sounds transient
+        (ImportError("No module named 'zkray.zkvm.missing'"), ErrorKind.PERMANENT),
+        (ModuleNotFoundError("connection module timed out"), ErrorKind.PERMANENT),
+        (TypeError("prove() got an unexpected keyword argument 'timeout'"), ErrorKind.PERMANENT),
+        (AttributeError("'NoneType' object has no attribute 'connection'"), ErrorKind.PERMANENT),
+        (ValueError("timeout must be positive"), ErrorKind.PERMANENT),
+        (ZeroDivisionError(), ErrorKind.PERMANENT),
+        (NotImplementedError("temporarily unavailable"), ErrorKind.PERMANENT),
         (RuntimeError("Too Many Requests"), ErrorKind.RATE_LIMITED),
         (Declared("custom"), ErrorKind.RETRYABLE),
         (KeyError("bug"), ErrorKind.PERMANENT),
@@ -87,6 +96,15 @@ def test_retrier_gives_up_after_max_attempts() -> None:
 def test_permanent_errors_are_not_retried() -> None:
     decision = Retrier(SUBMISSION_RETRY, random.Random(1)).on_failure(HttpError(400), now=0.0)
     assert not decision.retry and decision.kind is ErrorKind.PERMANENT
+    decision = Retrier(DEFAULT_RETRY, random.Random(1)).on_failure(ImportError("timed out importing"), now=0.0)
+    assert not decision.retry and decision.attempts == 1  # one attempt, not three
+
+
+def test_an_error_that_declares_itself_wins_over_its_type() -> None:
+    class Flaky(ValueError):
+        retryable = True
+
+    assert classify(Flaky("bad value, but the service says try again")) is ErrorKind.RETRYABLE
 
 
 def test_rate_limits_back_off_harder_and_honour_retry_after() -> None:

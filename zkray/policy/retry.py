@@ -41,13 +41,22 @@ _RETRY_TEXT = (
 )
 _RATE_TEXT = ("too many requests", "rate limit", "rate-limit")
 _PERMANENT_TEXT = ("execution reverted", "insufficient funds", "invalid signature")
+# Errors of the program itself (a missing module, a wrong call, a bad value): the same code on the same
+# input fails the same way, so retrying only burns attempts. Checked before any message text, because a
+# message (or a traceback folded into one) may well contain "timeout" or "connection".
+_PROGRAM_ERRORS: tuple[type[BaseException], ...] = (
+    ImportError, TypeError, AttributeError, NameError, ValueError, LookupError, AssertionError,
+    NotImplementedError, ArithmeticError, SyntaxError,
+)  # fmt: skip
 
 
 def classify(error: BaseException) -> ErrorKind:
     """Decide retryable / rate-limited / permanent; unknown errors are permanent so bugs do not loop.
 
-    An error may decide for itself with a `retryable: bool` attribute; HTTP errors are read from a
-    `status` or `status_code` attribute (aiohttp, httpx, web3 all use one of the two).
+    In order: an error may decide for itself with a `retryable: bool` attribute; HTTP errors are read from
+    a `status` or `status_code` attribute (aiohttp, httpx, web3 all use one of the two); errors of the
+    program (ImportError, TypeError, AttributeError, ValueError, ...) are permanent whatever they say;
+    then known transient types and errnos, then message fragments from RPC nodes and HTTP clients.
     """
     declared = getattr(error, "retryable", None)
     if isinstance(declared, bool):
@@ -57,6 +66,8 @@ def classify(error: BaseException) -> ErrorKind:
         if status == 429:
             return ErrorKind.RATE_LIMITED
         return ErrorKind.RETRYABLE if status in _RETRY_STATUS else ErrorKind.PERMANENT
+    if isinstance(error, _PROGRAM_ERRORS) and not _is_rpc_error_object(error):
+        return ErrorKind.PERMANENT
     text = str(error).lower()
     if any(fragment in text for fragment in _PERMANENT_TEXT):
         return ErrorKind.PERMANENT
@@ -69,6 +80,14 @@ def classify(error: BaseException) -> ErrorKind:
     if any(fragment in text for fragment in _RETRY_TEXT):
         return ErrorKind.RETRYABLE
     return ErrorKind.PERMANENT
+
+
+def _is_rpc_error_object(error: BaseException) -> bool:
+    """web3 before v7 raised a node's JSON-RPC error as `ValueError({"code": …, "message": …})`: an answer
+    from the node (judged by its message below), not an error in our program."""
+    return isinstance(error, ValueError) and bool(error.args) and isinstance(error.args[0], dict) and (
+        "code" in error.args[0]
+    )
 
 
 @dataclass(frozen=True)
