@@ -159,8 +159,8 @@ def test_an_elf_job_on_chain_is_proved_in_segments_attested_and_paid_and_its_pro
     async def go() -> dict[str, Any]:
         http, url = await _serve_elf(elf)
         devnet.register_program("counting-loop.elf", plan.image_id, url)
-        settings = fast_settings(tmp_path, proving={"max_concurrent": 4, "task_timeout_s": 500.0})
-        built = await build_node(settings, target_of(devnet), segment_cycles=SEGMENT_CYCLES)
+        proving = {"max_concurrent": 4, "task_timeout_s": 500.0, "segment_cycles": SEGMENT_CYCLES}
+        built = await build_node(fast_settings(tmp_path, proving=proving), target_of(devnet))
         node, cancel = built.node, asyncio.Event()
         runner = asyncio.create_task(node.run(cancel, drain_s=30.0))
         seen: dict[str, Any] = {}

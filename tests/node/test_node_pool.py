@@ -14,7 +14,7 @@ from node_support import RemoteMissingModule, UnreachableRemote, fib_input
 from actors.breakers import CircuitBreakers
 from actors.factory import BreakersHandle, start_circuit_breakers
 from zkray import guests
-from zkray.node.config import ProvingConfig
+from zkray.node.config import MAX_SEGMENT_CYCLES, ProvingConfig
 from zkray.node.proving import Fault, NoCapableNode, ProveRequest, ProvingPool
 from zkray.node.proving.runtime import RayRuntime
 from zkray.policy.breaker import BreakerState
@@ -94,6 +94,14 @@ def test_an_import_error_in_the_task_fails_the_job_after_one_attempt(ray_session
     outcome = done["job-import"]
     assert not outcome.ok and isinstance(outcome.error.cause, ImportError), outcome.error  # type: ignore[union-attr]
     assert outcome.attempts == 1 and pool.counters["retries"] == 0
+
+
+def test_an_elf_request_with_segments_the_verifier_refuses_is_not_accepted(ray_session: Any) -> None:
+    pool = ProvingPool(RayRuntime(), ProvingConfig())
+    too_big = ProveRequest("job-big", b"elf", b"", kind="elf", segments=2, segment_cycles=MAX_SEGMENT_CYCLES * 2)
+    with pytest.raises(ValueError, match="the verifier accepts"):
+        pool.submit(too_big)
+    assert pool.pending() == 0
 
 
 def test_a_backend_no_node_can_run_is_never_scheduled(ray_session: Any) -> None:

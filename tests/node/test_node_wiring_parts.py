@@ -19,6 +19,7 @@ from zkray.chain.client import EngineClient
 from zkray.chain.devnet import Devnet
 from zkray.chain.txmanager import TxManager
 from zkray.fetch import InputDigestMismatch, InputFetcher
+from zkray.node.config import MAX_SEGMENT_CYCLES
 from zkray.node.inputs import JobUnprovable, data_uri, decode_data_uri, fetch_input, preflight, program_elf
 from zkray.node.pipeline import job_id_of
 from zkray.node.programs import LoadedProgram, preflight_elf
@@ -42,6 +43,18 @@ def test_settings_file_then_environment_then_flags(tmp_path: Path) -> None:
     assert load_settings(tmp_path / "n.json", {}, {}).demo.jobs == 4
     with pytest.raises(ValueError):
         load_settings(None, {"ZKRAY_QUEUE_CAPACITY": "0"}, {})
+
+
+def test_segment_size_is_a_proving_setting_checked_against_the_verifier() -> None:
+    assert load_settings(None, {}, {}).proving.segment_cycles == MAX_SEGMENT_CYCLES  # the largest that verifies
+    env = {"ZKRAY_PROVING__SEGMENT_CYCLES": "1024"}
+    assert load_settings(None, env, {}).proving.segment_cycles == 1024
+    flags = {"proving": {"segment_cycles": 2048}}  # flags win over the environment, as for every setting
+    assert load_settings(None, env, flags).proving.segment_cycles == 2048
+    with pytest.raises(ValueError, match="power of two"):
+        load_settings(None, {"ZKRAY_PROVING__SEGMENT_CYCLES": "1000"}, {})
+    with pytest.raises(ValueError, match="the verifier accepts"):
+        load_settings(None, {"ZKRAY_PROVING__SEGMENT_CYCLES": str(MAX_SEGMENT_CYCLES * 2)}, {})
 
 
 def test_inline_inputs_are_checked_against_the_digest() -> None:

@@ -25,7 +25,7 @@ from zkray.node.capacity import gpu_task_memory_gib, load_capacity
 from zkray.node.chain_access import ChainAccess
 from zkray.node.node_actors import NodeActors, declare_backends, start_node_actors
 from zkray.node.pipeline import Node
-from zkray.node.programs import DEFAULT_SEGMENT_CYCLES, NodePrograms
+from zkray.node.programs import NodePrograms
 from zkray.node.prover import ProverService
 from zkray.node.proving import ProvingPool, RemoteProver
 from zkray.node.proving.runtime import RayRuntime
@@ -76,7 +76,6 @@ async def build_node(
     remote: RemoteProver | None = None,
     runtime: Any = None,
     fresh_on_mismatch: bool = False,
-    segment_cycles: int = DEFAULT_SEGMENT_CYCLES,
 ) -> Built:
     """Construct every part (Ray must already be initialised); nothing runs until `node.run`.
     `fresh_on_mismatch`: a journal kept for another chain is moved aside (the embedded devnet is new on
@@ -118,7 +117,7 @@ async def build_node(
     timeout = settings.proving.task_timeout_s
     runner = JobRunner(
         scheduler, journal, chain, fetcher, prover, submitter, task_timeout_s=timeout, programs=programs,
-        drills=drills, segment_cycles=segment_cycles,
+        drills=drills, segment_cycles=settings.proving.segment_cycles,
     )  # fmt: skip
     node = Node(
         settings, scheduler=scheduler, journal=journal, breakers=breakers, chain=chain, prover=prover, runner=runner

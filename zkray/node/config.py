@@ -8,12 +8,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from zkray.policy.degradation import ProverBackend
 from zkray.policy.retry import RetryPolicy
+from zkray.zkvm.continuation.prove import DEFAULT_SEGMENT_CYCLES
 
 MiB = 1024 * 1024
+MAX_SEGMENT_CYCLES = DEFAULT_SEGMENT_CYCLES
+"""The largest segment the multi-chip verifier accepts (2^13 cycles fill 2^14 rows; 2^15 rows fall under
+100 bits of LogUp security): a node must not plan segments whose receipts would not verify."""
+MIN_SEGMENT_CYCLES = 1 << 4
+"""Smaller segments prove (the tests use 2^10) but are almost all fixed overhead (the 2^16-row byte table)."""
+
+
+def check_segment_cycles(value: int) -> int:
+    """`value` if it is a power of two within [MIN_SEGMENT_CYCLES, MAX_SEGMENT_CYCLES], else ValueError
+    saying what to choose: shared by the settings and the pool (a request planned elsewhere)."""
+    if value < 1 or value & (value - 1):
+        raise ValueError(f"segment_cycles must be a power of two, got {value}")
+    if not MIN_SEGMENT_CYCLES <= value <= MAX_SEGMENT_CYCLES:
+        raise ValueError(
+            f"segment_cycles {value} is outside [{MIN_SEGMENT_CYCLES}, {MAX_SEGMENT_CYCLES}]: the verifier "
+            f"accepts segments of at most {MAX_SEGMENT_CYCLES} cycles"
+        )
+    return value
 
 
 class ProvingConfig(BaseModel):
@@ -37,6 +56,15 @@ class ProvingConfig(BaseModel):
     max_attempts: int = Field(3, ge=1, le=20, description="Attempts per job (the brief's retry default).")
     retry_initial_s: float = Field(0.1, ge=0, description="First retry delay; doubles each attempt.")
     retry_max_s: float = Field(30.0, ge=0, description="Largest retry delay.")
+    segment_cycles: int = Field(
+        DEFAULT_SEGMENT_CYCLES, description="Cycles per segment of an ELF job (a power of two, at most the "
+        "verifier's 2^13): preflight plans with it, the pool proves one task per segment."
+    )  # fmt: skip
+
+    @field_validator("segment_cycles")
+    @classmethod
+    def _segment_cycles(cls, value: int) -> int:
+        return check_segment_cycles(value)
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(

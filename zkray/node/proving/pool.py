@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from zkray.node.config import ProvingConfig
+from zkray.node.config import ProvingConfig, check_segment_cycles
 from zkray.node.proving.errors import NoCapableNode, ProveFailed, ProveTaskCrashed, ProveTimeout
 from zkray.node.proving.placement import TaskShape, choose_backend, require_runnable, runnable_backends, shape_for
 from zkray.node.proving.request import (
@@ -221,6 +221,7 @@ class ProvingPool:
         if request.kind == ELF and request.segments is not None:
             if request.segments < 1 or not request.segment_cycles:
                 raise ValueError(f"job {request.job_id}: an ELF job needs segments >= 1 and segment_cycles")
+            check_segment_cycles(request.segment_cycles)  # receipts of larger segments would not verify
             tasks = [self._task(SEGMENT, i, now) for i in range(request.segments)]
         else:
             tasks = [self._task(PROVE, 0, now)]
