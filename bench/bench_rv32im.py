@@ -3,8 +3,9 @@
 Run:  .venv/bin/python bench/bench_rv32im.py [--min-log 12] [--max-log 16] [--repeat 1] [--check]
 
 For each size 2^k (k = min-log … 18) it executes `loop(n)` (tests/zkvm/test_rv32im_air_programs.py: ADDI,
-XOR, SLLI, MUL, DIVU, SW, LW, ADD, BNE per iteration) with n chosen so the run fills 2^k CPU rows, then
-prints: cycles, CPU rows, execution + witness generation seconds (the per-cycle Python witness loop),
+XOR, SLLI, MUL, DIVU, SW, LW, ADD, BNE per iteration) for longer than 2^k cycles and proves its first
+segment of 2^k cycles (a full CPU trace, ending mid-run as the node's segments do), then
+prints: cycles, CPU rows, execution + witness generation seconds,
 `prove_multi` seconds (wall, and CPU seconds of all threads: on a shared machine the wall time of a
 2-thread prover swings with the load, its CPU time much less) and its phases (commit, aux, quotient,
 ood, fri, queries), proving speed in kHz
@@ -41,17 +42,17 @@ from zkray.zkvm.rv32im_air.segment import claim_of, public_inputs, public_tuples
 from zkray.zkvm.rv32im_air.witness import generate
 
 PHASES = ("commit", "aux", "quotient", "ood", "fri", "queries")
-PREAMBLE, PER_ITERATION = 8, 9  # loop(n) runs 8 + 9·n cycles
+PER_ITERATION = 9  # loop(n) runs 8 + 9·n cycles
 
 
 def iterations_for(log_rows: int) -> int:
-    """The largest n whose run fills 2^log_rows CPU rows (the CPU chip keeps at least one padding row)."""
-    return max(1, ((1 << log_rows) - 1 - PREAMBLE) // PER_ITERATION)
+    """An n whose run is longer than 2^log_rows cycles, so its first segment is a full, non-halting one."""
+    return (1 << log_rows) // PER_ITERATION + 2
 
 
 def statement(log_rows: int) -> tuple[int, list[np.ndarray], list[int], list[PublicTuple], float]:
-    """(cycles, traces, public inputs, public tuples, seconds of execution + witness) for the whole run of
-    loop(n) as one segment of 2^log_rows cycles (zkray.zkvm.rv32im_air.segment, as prove_elf does)."""
+    """(cycles, traces, public inputs, public tuples, seconds of execution + witness) for the first segment
+    of 2^log_rows cycles of loop(n): exactly 2^log_rows cycles (a full CPU trace), as the node proves them."""
     t0 = time.perf_counter()
     program = load(loop(iterations_for(log_rows)))
     run = execute_segment(program, b"", 0, segment_cycles=1 << log_rows)
@@ -105,8 +106,7 @@ def main() -> None:
     print("| --- " * 11 + "|")
     for log_rows in range(args.min_log, 19):
         if log_rows > args.max_log:
-            n = iterations_for(log_rows)
-            print(f"| {PREAMBLE + PER_ITERATION * n:>7,} | 2^{log_rows:<2} | not run (> --max-log {args.max_log}) |")
+            print(f"| {1 << log_rows:>7,} | 2^{log_rows:<2} | not run (> --max-log {args.max_log}) |")
             continue
         print(measure(log_rows, args.repeat, args.check), flush=True)
     print(f"load average {os.getloadavg()[0]:.2f} (1 min) at the end")

@@ -13,7 +13,7 @@ from test_rv32im_air_programs import CLASSES, build
 from zkray.zkvm.errors import VerificationError
 from zkray.zkvm.rv32im.isa import mnemonic
 from zkray.zkvm.rv32im.segment import execute_segment, plan_segments
-from zkray.zkvm.rv32im_air import SegmentClaim, prove_segment, verify_segment
+from zkray.zkvm.rv32im_air import SEGMENT_CHIPS, SegmentClaim, prove_segment, verify_segment
 
 GUEST = build(0, length=64)  # executes instructions of every class (asserted below)
 N = 32  # cycles per segment: three segments, boundaries inside the body
@@ -39,6 +39,9 @@ def test_every_segment_of_a_multi_segment_run_proves_and_verifies(proved):
         names |= {mnemonic(int(w)) for w in run.trace.insn}
     assert all(names & set(members) for members in CLASSES.values())
     assert [c.halted for _, c, _ in proved] == [False, False, True]
+    # a power-of-two segment fills its CPU rows exactly (no padding row: the final row is the last cycle)
+    cpu = [c.name for c in SEGMENT_CHIPS].index("rv32im-cpu")
+    assert [(run.cycles, proof.log_ns[cpu]) for run, _, proof in proved[:2]] == [(N, N.bit_length() - 1)] * 2
     for (_, a, _), (_, b, _) in itertools.pairwise(proved):
         assert a.end == b.start
 

@@ -239,7 +239,7 @@ class CpuAir(Air):
     """See the module docstring; every constraint below is gated so padding rows (real = 0) are free."""
 
     name = "rv32im-cpu"
-    version = 3
+    version = 4
     main_width = WIDTH
     max_degree = 3
 
@@ -255,7 +255,8 @@ class CpuAir(Air):
         # --- control: a prefix of real rows from the start pc; the last one's outcome goes to the statement
         b.assert_zero("real is boolean", real * (real - 1))
         b.assert_row("the first row is real", real - 1, 0)
-        b.assert_row("the last row is padding (the trace always has one)", real, -1)
+        # a power-of-two segment fills its rows exactly: the final row is either padding or the last real row
+        b.assert_row("the final row, if real, is the last one", r[LAST] - real, -1)
         b.assert_transition("real rows come first", (1 - real) * nx[REAL])
         b.assert_row("clk starts at 0", r[CLK], 0)
         b.assert_transition("clk steps by 1", nx[CLK] - r[CLK] - 1)
@@ -270,7 +271,7 @@ class CpuAir(Air):
         last = r[LAST]
         b.assert_zero("last is boolean", last * (last - 1))
         b.assert_zero("only a real row is last", last * (1 - real))
-        b.assert_transition("last = a real row followed by padding", last - real * (1 - nx[REAL]))
+        b.assert_transition("last = a real row followed by padding", last - real * (1 - nx[REAL]))  # final row: above
         b.assert_transition("nothing runs after the halt", halt * nx[REAL])
         b.assert_transition("the next real row runs at next_pc", nx[REAL] * (nx[PC] - r[NPC]))
         # --- streams: positions start at the claim's, advance by each read/write's count

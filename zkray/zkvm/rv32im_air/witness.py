@@ -141,7 +141,7 @@ def generate_reference(program: Program, run: SegmentRun) -> list[np.ndarray]:
     cycles = len(tr)
     if cycles != run.cycles or cycles < 1:
         raise ProofError(f"the segment's trace has {cycles} rows for {run.cycles} cycles")
-    n = _height(cycles + 1)  # at least one padding row: the last row must be padding
+    n = _height(cycles)  # a power-of-two segment fills its rows; otherwise padding follows
     cpu = np.zeros((n, C.WIDTH), dtype=np.int64)
     regs, reg_t = list(run.start.registers), [0] * 32
     ram = _Ram(run.memory, code)

@@ -238,7 +238,7 @@ def generate(program: Program, run: SegmentRun) -> list[np.ndarray]:
     ioc = out[R_IN] - in0 + out[R_J] - j0
     t_ram = rows + 1 + ioc
     # --- the SUM and DIFF units (padding rows: zero operands, so their columns are computed alike)
-    n = _height(cycles + 1)
+    n = _height(cycles)  # a power-of-two segment fills its rows; otherwise padding follows
     q = np.where(is_("add"), b, imm)
     da = np.where(read, memv, a)
     q2 = np.where(is_("slti", "sltiu"), imm, np.where(read, io_res, b))
