@@ -86,6 +86,30 @@ def test_permanent_errors_fail_at_once_and_a_down_remote_falls_back_to_cpu(ray_s
     ray.kill(registry)
 
 
+def test_a_job_past_its_memory_budget_fails_out_of_memory_while_a_concurrent_job_completes(
+    ray_session: Any,
+) -> None:
+    """A real address-space limit in the worker (task_memory_mib): fib(65536) needs more than 256 MiB and
+    fails its allocation on both attempts it gets; fib(16), proving beside it on the same budget, is paid."""
+    config = ProvingConfig(max_concurrent=2, retry_initial_s=0.05, task_memory_mib=256, task_timeout_s=240.0)
+    pool = ProvingPool(RayRuntime(), config)
+    big = ProveRequest("job-big", "fib", fib_input(65536))
+    small = [ProveRequest(f"job-{n}", "fib", fib_input(n)) for n in (16, 20)]
+    done = pool.run([big, *small], deadline_s=240.0)
+
+    assert set(done) == {"job-big", "job-16", "job-20"}
+    assert not done["job-big"].ok and done["job-big"].out_of_memory, done["job-big"].error
+    assert done["job-big"].attempts == 2  # retried once on a fresh start (oom_attempts), then failed cleanly
+    assert "256 MiB" in str(done["job-big"].error)
+    for job_id in ("job-16", "job-20"):
+        assert done[job_id].ok and done[job_id].attempts == 1, done[job_id].error
+        Receipt.decode(done[job_id].receipt).verify(FIB)  # type: ignore[arg-type]
+    assert pool.counters["oom"] == 2 and pool.counters["crashes"] == 0 and pool.pending() == 0
+    # the workers that hit the limit are reused with their limit restored: the next proofs run normally
+    again = pool.run([ProveRequest("job-after", "fib", fib_input(24))], deadline_s=120.0)
+    assert again["job-after"].ok and again["job-after"].attempts == 1
+
+
 def test_an_import_error_in_the_task_fails_the_job_after_one_attempt(ray_session: Any) -> None:
     """An ImportError (a broken install, not a busy cluster) must not burn the job's three attempts."""
     config = ProvingConfig(backends=(B.REMOTE,), retry_initial_s=0.05)

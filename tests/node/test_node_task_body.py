@@ -1,14 +1,16 @@
-"""The prove task's body without Ray: the seam, local verification of remote receipts, fault drills."""
+"""The prove task's body without Ray: the seam, local verification of remote receipts, fault drills, and
+the memory budget (RLIMIT_AS) a task proves under and gives back."""
 
 from __future__ import annotations
 
+import resource
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from zkray import guests, prove
-from zkray.node.proving import PROVERS, Fault, RemoteReceiptInvalid, UnknownProgramKind, run_prove
+from zkray.node.proving import PROVERS, Fault, ProveOutOfMemory, RemoteReceiptInvalid, UnknownProgramKind, run_prove
 from zkray.node.proving.request import DrillError
 from zkray.policy.degradation import ProverBackend as B
 from zkray.policy.retry import ErrorKind, classify
@@ -48,5 +50,26 @@ def test_remote_receipts_are_verified_locally_and_a_bad_one_is_the_services_faul
 def test_a_fault_drill_fires_once_per_marker(tmp_path: Path) -> None:
     fault = Fault("error", str(tmp_path / "marker"))
     with pytest.raises(DrillError):
+        run_prove(B.CPU, "builtin", "fib", (5).to_bytes(4, "little"), FIB, fault, None)
+    assert run_prove(B.CPU, "builtin", "fib", (5).to_bytes(4, "little"), FIB, fault, None)
+
+
+BUDGET = 256 << 20  # fib(16) proves well within it; fib(65536) needs more (its trace and LDE alone)
+
+
+def test_a_proof_past_its_memory_budget_fails_allocation_and_the_limit_is_given_back() -> None:
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    with pytest.raises(ProveOutOfMemory, match="task budget 256 MiB"):
+        run_prove(B.CPU, "builtin", "fib", (65536).to_bytes(4, "little"), FIB, None, None, memory_bytes=BUDGET)
+    assert resource.getrlimit(resource.RLIMIT_AS) == before  # a reused worker starts with its own limit again
+    small = run_prove(B.CPU, "builtin", "fib", (16).to_bytes(4, "little"), FIB, None, None, memory_bytes=BUDGET)
+    Receipt.decode(small).verify(FIB)
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
+    assert classify(ProveOutOfMemory("x")) is ErrorKind.RETRYABLE  # the pool retries it once, then gives up
+
+
+def test_the_oom_drill_fails_like_a_real_allocation_once(tmp_path: Path) -> None:
+    fault = Fault("oom", str(tmp_path / "oom"))
+    with pytest.raises(ProveOutOfMemory, match="fault drill"):
         run_prove(B.CPU, "builtin", "fib", (5).to_bytes(4, "little"), FIB, fault, None)
     assert run_prove(B.CPU, "builtin", "fib", (5).to_bytes(4, "little"), FIB, fault, None)

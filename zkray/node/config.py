@@ -56,6 +56,16 @@ class ProvingConfig(BaseModel):
     max_attempts: int = Field(3, ge=1, le=20, description="Attempts per job (the brief's retry default).")
     retry_initial_s: float = Field(0.1, ge=0, description="First retry delay; doubles each attempt.")
     retry_max_s: float = Field(30.0, ge=0, description="Largest retry delay.")
+    task_memory_mib: int | None = Field(
+        None, ge=1, description="Address space (MiB) a CPU or GPU prove task may grow by, applied inside the "
+        "worker as RLIMIT_AS over its size at the task's start and restored after; a proof that needs more "
+        "fails its allocation (ProveOutOfMemory) instead of swapping or calling the OOM killer on the node. "
+        "None: no limit."
+    )  # fmt: skip
+    oom_attempts: int = Field(
+        2, ge=1, le=20, description="Attempts of a task that runs out of memory (a retry gets a fresh start, "
+        "maybe another node); then the job fails, marked out of memory. Counted within max_attempts."
+    )  # fmt: skip
     segment_cycles: int = Field(
         DEFAULT_SEGMENT_CYCLES, description="Cycles per segment of an ELF job (a power of two, at most the "
         "verifier's 2^13): preflight plans with it, the pool proves one task per segment."

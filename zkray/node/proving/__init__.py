@@ -5,6 +5,7 @@ fallback chain, hung-task timeouts and retries. `ProvingPool(RayRuntime(), confi
 from zkray.node.proving.errors import (
     NoCapableNode,
     ProveFailed,
+    ProveOutOfMemory,
     ProveTaskCrashed,
     ProveTimeout,
     ProvingError,
@@ -21,6 +22,7 @@ __all__ = [
     "Fault",
     "NoCapableNode",
     "ProveFailed",
+    "ProveOutOfMemory",
     "ProveOutcome",
     "ProveRequest",
     "ProveTaskCrashed",

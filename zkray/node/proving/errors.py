@@ -3,7 +3,8 @@
     ProvingError                  a proof could not be made on the cluster
     ├── NoCapableNode             no alive node has the resources a prove task asks for (never scheduled)
     ├── ProveTimeout              a prove task ran past its deadline and was killed (retryable)
-    ├── ProveTaskCrashed          the worker died under the task: out of memory, killed, node lost (retryable)
+    ├── ProveTaskCrashed          the worker died under the task: OOM killer, killed, node lost (retryable)
+    ├── ProveOutOfMemory          the task's allocation failed under its address-space budget (retried once)
     ├── RemoteReceiptInvalid      the remote prover answered with a receipt that does not verify (retryable)
     ├── UnknownProgramKind        the request names a program kind no prover is registered for
     └── ProveFailed               every attempt failed, or a permanent error; `cause` holds the last one
@@ -33,6 +34,14 @@ class ProveTimeout(ProvingError, TimeoutError):
 
 class ProveTaskCrashed(ProvingError):
     """The worker process died (OOM killer, a kill, a lost node); the task is retried."""
+
+    retryable = True
+
+
+class ProveOutOfMemory(ProvingError, MemoryError):
+    """An allocation failed inside the task (its `task_memory_mib` budget, or the machine's memory). The pool
+    retries it `oom_attempts` - 1 times (a fresh start, perhaps another node), then fails the job, marked out
+    of memory: raise `task_memory_mib`, lower `segment_cycles`, or add memory."""
 
     retryable = True
 

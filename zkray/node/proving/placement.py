@@ -25,6 +25,7 @@ class TaskShape:
     num_cpus: float
     num_gpus: float = 0.0
     gpu_memory_gib: float = 0.0  # per GPU, what its segment needs (zkray.node.capacity); 0: not declared
+    memory_bytes: int | None = None  # address space the task may grow by (RLIMIT_AS in the worker); None: no limit
 
     def ray_options(self) -> dict[str, Any]:
         """Options for `.options(...)`; `num_gpus` only when the task wants a GPU, and its memory as the
@@ -38,12 +39,13 @@ class TaskShape:
 
 
 def shape_for(backend: ProverBackend, config: ProvingConfig) -> TaskShape:
-    """The shape of a task on `backend`."""
+    """The shape of a task on `backend`; a remote call only waits, so it has no memory budget."""
+    budget = None if config.task_memory_mib is None else config.task_memory_mib * 1024 * 1024
     if backend is B.GPU:
-        return TaskShape(config.cpus_per_gpu_task, config.gpus_per_task)
+        return TaskShape(config.cpus_per_gpu_task, config.gpus_per_task, memory_bytes=budget)
     if backend is B.REMOTE:
         return TaskShape(config.remote_cpus_per_task)
-    return TaskShape(config.cpus_per_task)
+    return TaskShape(config.cpus_per_task, memory_bytes=budget)
 
 
 def fits(shape: TaskShape, resources: Mapping[str, float]) -> bool:

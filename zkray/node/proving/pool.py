@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from zkray.node.config import ProvingConfig, check_segment_cycles
-from zkray.node.proving.errors import NoCapableNode, ProveFailed, ProveTaskCrashed, ProveTimeout
+from zkray.node.proving.errors import NoCapableNode, ProveFailed, ProveOutOfMemory, ProveTaskCrashed, ProveTimeout
 from zkray.node.proving.placement import TaskShape, choose_backend, require_runnable, runnable_backends, shape_for
 from zkray.node.proving.request import (
     COMPOSE,
@@ -95,6 +95,11 @@ class ProveOutcome:
     def ok(self) -> bool:
         return self.receipt is not None
 
+    @property
+    def out_of_memory(self) -> bool:
+        """Failed because a task ran out of its memory budget on every attempt it was allowed."""
+        return self.error is not None and isinstance(self.error.cause, ProveOutOfMemory)
+
 
 PROVE = "prove"
 """Task part of a job proved in one task (built-in guests, remote calls); ELF jobs use SEGMENT and COMPOSE."""
@@ -117,6 +122,7 @@ class _Task:
     deadline: float = math.inf
     name: str = ""  # the running (or last) attempt's Ray task name
     output: Any = None  # a proved segment: the handle of its receipt, passed to the join task as is
+    oom: int = 0  # attempts that ran out of memory
 
     @property
     def label(self) -> str:
@@ -169,7 +175,7 @@ class ProvingPool:
         self._jobs: dict[str, _Job] = {}
         self._lock = threading.Lock()  # submit/cancel may come from another thread than poll
         self.counters = {"started": 0, "proved": 0, "failed": 0, "timeouts": 0, "crashes": 0, "retries": 0,
-                         "segments": 0}  # fmt: skip
+                         "segments": 0, "oom": 0}  # fmt: skip
         self.records: deque[TaskRecord] = deque(maxlen=4096)
         self._runnable: tuple[ProverBackend, ...] = ()
         self._slots: dict[ProverBackend, int] = {}
@@ -411,9 +417,17 @@ class ProvingPool:
     def _failed(self, job: _Job, task: _Task, err: Exception, now: float, outcomes: list[ProveOutcome]) -> None:
         if isinstance(err, ProveTaskCrashed):
             self.counters["crashes"] += 1
+        oom = isinstance(err, ProveOutOfMemory)
+        if oom:  # the job's size, not the backend's health: retried on a fresh start at most oom_attempts - 1 times
+            self.counters["oom"] += 1
+            task.oom += 1
+            if task.oom >= self._config.oom_attempts:
+                err = ProveOutOfMemory(f"out of memory on {task.oom} attempt(s), giving up: {err}")
+                err.retryable = False  # type: ignore[misc]  # this job needs more than a task may have
         kind = classify(err)
-        if kind is not ErrorKind.PERMANENT:  # a bad input says nothing about the backend's health
-            self._report(task.backend, ok=False)
+        if kind is not ErrorKind.PERMANENT or oom:  # a bad input says nothing about the backend's health
+            if not oom:  # nor does a big job: no breaker failure, but a GPU that ran short falls back to CPU
+                self._report(task.backend, ok=False)
             if task.backend is not None:
                 task.excluded.add(task.backend)
         self._record(job, task, f"{type(err).__name__}: {err}")

@@ -3,7 +3,10 @@
 `ray.remote` is applied here, once, to each task body (`run_prove`; for ELF jobs `run_segment` and
 `run_compose`), with `max_retries=0`: retries are the pool's decision (retry policy, fallback backend,
 breakers), not Ray's silent re-execution. A hung task is killed with `ray.cancel(force=True)`, which
-ends its worker process; Ray starts a fresh one.
+ends its worker process; Ray starts a fresh one. The task's shape carries its memory budget, passed to
+the body (`memory_budget`), which fails the proof's allocation inside the task. Ray's own memory monitor
+(which kills a worker when the whole node passes 95 %) stays as the last line: it picks a task by its
+own policy, maybe another job's, so it arrives here as a crash (retried), not as this job's OOM.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import ray
 from ray import exceptions as rex
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from zkray.node.proving.errors import ProveTaskCrashed
+from zkray.node.proving.errors import ProveOutOfMemory, ProveTaskCrashed
 from zkray.node.proving.placement import TaskShape
 from zkray.node.proving.request import COMPOSE, SEGMENT, Fault, RemoteProver, run_compose, run_prove, run_segment
 from zkray.policy.degradation import ProverBackend
@@ -64,17 +67,20 @@ class RayRuntime:
         `node_id` is a soft preference: a busy, full or dead node spills the task to another node."""
         kind, program, input_, image_id, fault = request
         options: dict[str, Any] = {**shape.ray_options(), "name": name}
+        budget: dict[str, Any] = {} if shape.memory_bytes is None else {"memory_bytes": shape.memory_bytes}
         if node_id is not None:
             options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(
                 node_id, soft=True, _spill_on_unavailable=True
             )
         if kind == SEGMENT:  # input = (job input, index, segment cycles); the ELF and input may be refs
             data, index, segment_cycles = input_
-            return _segment_task.options(**options).remote(backend, program, data, index, segment_cycles, fault)
+            return _segment_task.options(**options).remote(
+                backend, program, data, index, segment_cycles, fault, **budget
+            )
         if kind == COMPOSE:  # input = the finished segments' refs: top-level arguments, resolved by Ray in the
             # worker straight from the object store, never copied through this process
-            return _compose_task.options(**options).remote(backend, program, image_id, *input_)
-        return self._task.options(**options).remote(backend, kind, program, input_, image_id, fault, remote)
+            return _compose_task.options(**options).remote(backend, program, image_id, *input_, **budget)
+        return self._task.options(**options).remote(backend, kind, program, input_, image_id, fault, remote, **budget)
 
     def wait(self, refs: Sequence[Any], timeout_s: float) -> list[Any]:
         """The refs that are done, waiting up to `timeout_s` for the first one."""
@@ -91,8 +97,10 @@ class RayRuntime:
         try:
             encoded: bytes = ray.get(ref)
         except rex.RayTaskError as err:
-            if isinstance(err.cause, MemoryError):  # the worker ran short: another worker or node may not
-                raise ProveTaskCrashed(f"out of memory inside the prove task: {err.cause}") from None
+            if isinstance(err.cause, ProveOutOfMemory):  # the task's allocation failed (its budget or the node)
+                raise err.cause from None
+            if isinstance(err.cause, MemoryError):  # outside the budgeted body (a remote call, a drill)
+                raise ProveOutOfMemory(f"out of memory in the prove task: {err.cause}") from None
             if isinstance(err.cause, Exception):
                 raise err.cause from None  # the task's own error, typed as it was raised
             raise
