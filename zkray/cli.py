@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--input", help='built-in guest: input as JSON, e.g. \'{"n": 1000}\'; '
                                     '--elf: a file holding the input bytes (default: empty)')
     pr.add_argument("--segment-cycles", type=int, help="--elf: cycles per segment, a power of two "
-                                                       "(default 2^13)")
+                                                       "(default 2^16)")
     pr.add_argument("-o", "--output", help="receipt file (default GUEST.receipt, or the ELF's name .receipt)")
     pr.set_defaults(func=_cmd_prove)
     ve = sub.add_parser("verify", help="verify a receipt file (exit 0 if it verifies)")

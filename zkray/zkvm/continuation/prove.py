@@ -20,11 +20,12 @@ from zkray.zkvm.rv32im.executor import load
 from zkray.zkvm.rv32im.image import image_id
 from zkray.zkvm.rv32im.segment import execute_segment, plan_segments
 
-DEFAULT_SEGMENT_CYCLES = 1 << 13
-"""Cycles per segment. A segment's CPU chip needs one row per cycle plus a padding row, so 2^13 cycles
-fill 2^14 rows: the largest height the multi-chip verifier's LogUp security check accepts today (2^15 rows
-fall just under 100 bits). Smaller segments parallelise more but each pays for the fixed 2^16-row byte
-table, so below ~2^12 cycles most of a segment's proving time is overhead."""
+DEFAULT_SEGMENT_CYCLES = 1 << 16
+"""Cycles per segment. A full segment fills 2^16 CPU rows exactly (no padding row), the size at which the
+prover is fastest per cycle here (~21 kHz, bench/bench_rv32im.py) and well inside the multi-chip verifier's
+LogUp security check (101 bits; 2^17 rows is the last size above 100). Smaller segments parallelise more
+but each pays for the fixed 2^16-row byte table, so below ~2^13 cycles most of a segment's proving time is
+overhead; a run shorter than a segment is one segment of its own length (rows rounded up to a power of 2)."""
 
 
 def prove_segment_receipt(elf: bytes | Program, input: bytes, index: int, segment_cycles: int = DEFAULT_SEGMENT_CYCLES,
