@@ -7,13 +7,17 @@ and is paid on-chain. Restarts and races are driven through the same journal and
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from wiring_support import completions, post_job, run_until, settled, start
 
+from zkray import guests
 from zkray.chain.devnet import Devnet
+from zkray.node.estimates import CycleEstimates
 from zkray.node.pipeline import job_id_of
 from zkray.policy.jobs import JobStatus
 from zkray.store import JobJournal
@@ -38,6 +42,12 @@ def test_jobs_are_claimed_proved_submitted_and_paid(devnet: Devnet, ray_session:
             logs = await completions(devnet, rid)
             assert len(logs) == 1 and logs[0]["args"]["prover"] == devnet.roles.provers[0].address
         assert node.tally.paid == 3 and not node.tally.errors
+        # preflight's cycles are kept per run and per program: the next such offer is scored with them
+        estimates = CycleEstimates(journal)
+        fib = "0x" + guests()["fib"].hex()
+        for n in (10, 20, 30):
+            assert estimates.estimate(fib, hashlib.sha256(struct.pack("<I", n)).hexdigest()) == n
+        assert 10 <= (estimates.estimate(fib, "00" * 32) or 0) <= 30  # a new input: the program's average
 
     asyncio.run(go())
 

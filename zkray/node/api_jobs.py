@@ -103,6 +103,7 @@ class NodeProvingService(RayProvingService):
             tip_wei=self._tip_wei, requested_at=now, expires_at=now + self._timeout_s,
             payload={"owner": request.owner, "execute_only": request.execute_only,
                      "cycle_limit": request.cycle_limit, "builtin": builtin},
+            cycles=self._node.estimates.estimate(request.image_id.hex(), hashlib.sha256(request.input).hexdigest()),
         )  # fmt: skip
         result = await _ask(self._node.scheduler, "offer", offer)
         if result.admission is not Offered.QUEUED:

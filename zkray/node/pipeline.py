@@ -90,6 +90,7 @@ class Node:
         self.events: EventSource | None = None  # the sources feed the node, so they are attached after it
         self.sweep: PendingSweep | None = None
         self.tally = runner.tally
+        self.estimates = runner.estimates  # cycles preflight measured before: new offers are scored with them
         self.services: dict[str, ServiceStats] = {}
         self.started = time.monotonic()
         self.offers: dict[str, int] = {}
@@ -301,6 +302,7 @@ class Node:
             job_id=job_id, source="engine", image_id=facts["image_id"], input_url=facts["input_url"],
             input_digest=facts["input_digest"], tip_wei=facts["tip"], requested_at=requested_at,
             expires_at=facts["expires_at"], payload={"request_id": request_id},
+            cycles=self.estimates.estimate(facts["image_id"], facts["input_digest"]),  # None: never measured
         )  # fmt: skip
         why_not = await self._unprofitable(offer, now)
         if why_not is not None:
@@ -326,7 +328,8 @@ class Node:
             gas_price = await self.chain.gas_price()
         except Exception:  # unknown gas: admit, the claim step reads the chain again
             return None
-        eta = proving_eta(ASSUMED_CYCLES, self.prover.speed)  # before preflight the cycles are unknown
+        # before preflight the cycles are an estimate from earlier runs of the program, else a typical job's
+        eta = proving_eta(offer.cycles or ASSUMED_CYCLES, self.prover.speed)
         payout = expected_payout(offer.tip_wei, offer.requested_at, now, eta)
         verdict = check_profit(payout, gas_price, self.settings.claim_gas, self.settings.submit_gas,
                                self.settings.min_margin)  # fmt: skip

@@ -13,9 +13,9 @@ never loses its ELF to eviction. The prove request carries the cache's object re
 segment task of the job resolves the same object-store copy on its node. The attesters read the ELF of a
 receipt they verify from `held` (the bytes of the programs pinned by running jobs in this process).
 
-Preflight (`plan_segments`, untraced execution) gives the job's cycles, which feed the deadline check
-and, through the journal, the job's score if it returns to the queue, and its segment count for the
-proving pool's fan-out.
+Preflight (`plan_segments`, untraced execution) gives the job's cycles, which feed the deadline check,
+the cycle estimates that score the program's next offers (`zkray.node.estimates`), the job's own score if
+it returns to the queue, and its segment count for the proving pool's fan-out.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from zkray.chain.client import RequestStatus
 from zkray.chain.errors import ChainError, ContractError, TxReverted
 from zkray.fetch import FetchError, InputFetcher
 from zkray.node.chain_access import ChainAccess
+from zkray.node.estimates import CycleEstimates
 from zkray.node.inputs import JobUnprovable, Preflight, builtin_name, fetch_input, preflight
 from zkray.node.programs import DEFAULT_SEGMENT_CYCLES, ElfPreflight, NodePrograms, preflight_elf
 from zkray.node.prover import ProverService
@@ -88,6 +89,7 @@ class JobRunner:
         self.drills = drills or Drills()
         self.programs = programs  # RV32IM guests' ELFs, pinned per job from preflight to the task's end
         self.segment_cycles = segment_cycles
+        self.estimates = CycleEstimates(journal)  # what preflight measures, for scoring the next offers
         self.tally = Tally()
 
     # ---- entry points by status ----
@@ -105,6 +107,7 @@ class JobRunner:
         if loaded is None:
             return
         data, pf = loaded
+        self.estimates.record(job.image_id, job.input_digest, pf.cycles)
         self.scheduler.move(job.id, S.PREFLIGHT, expected=S.FETCHING, cycles=pf.cycles)
         verdict = check_deadline(pf.cycles, self.prover.speed_for(pf.cycles), time.time(), job.expires_at)
         if not verdict.ok:
