@@ -8,6 +8,12 @@ from collections.abc import Iterator
 import pytest
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The node reads `~/.zkray/calibration.json` by default; a calibration someone made on this machine
+    must not change how the tests' nodes price jobs. Tests that use one pass its path explicitly."""
+    os.environ.setdefault("ZKRAY_CALIBRATION", str(config.rootpath / ".pytest-no-calibration.json"))
+
+
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[object]:
     """One local Ray instance per test session: `ray.init` costs 10-25 s on the CI machine."""
