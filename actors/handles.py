@@ -3,9 +3,10 @@
 `SchedulerHandle`, `BreakersHandle` and `ProofCacheHandle` let the node (stages, chain access, the
 proving pool, the fetcher, the status port) call the scheduler, breaker and proof-cache actors exactly as
 it called the plain `JobScheduler`, `CircuitBreakers` and `ProofCache`: a method of the same name, each a
-round trip to the actor. Blocking methods wait with `ray.get`; the loop's hot paths use the awaitable
-`call(name, ...)` (scheduler) or the coroutines `get`/`put` (proof cache) instead, so the event loop is
-not held while an actor answers.
+round trip to the actor. Blocking methods wait with `ray.get`; code on the event loop uses the awaitable
+`call(name, ...)` and the journal changes `amove`/`astore_proof`/`awork_lost` (scheduler) or the
+coroutines `get`/`put` (proof cache) instead, so the event loop is not held while an actor answers, nor
+while a restarted scheduler comes back (seconds).
 
 A restarted actor (Ray restarts the scheduler after its process dies; its constructor rebuilds the queue
 from the journal) fails the calls in flight with `RayActorError`. The scheduler handle retries them once
@@ -15,6 +16,7 @@ journal first: a move that landed before the crash is answered with the record, 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -57,6 +59,51 @@ class SchedulerHandle:
             if record is not None and landed(record):
                 return record
             return self.caller.sync(method, *args, **kw)
+
+    async def _achange(
+        self, job_id: str, landed: Callable[[JobRecord], bool], method: str, *args: Any, **kw: Any
+    ) -> Any:
+        """`_change`, awaited: the first attempt runs in a worker thread (one round trip, `ActorGone` if the
+        actor dies under it), the journal read and the retry are awaited on the actor (they wait for it to
+        come back without holding the loop)."""
+        try:
+            return await asyncio.to_thread(self.caller.once, method, *args, **kw)
+        except ActorGone:
+            if self.caller.closed:
+                raise
+            self.caller.restarts_seen += 1
+            record = await self.caller.call("job", job_id)
+            if record is not None and landed(record):
+                return record
+            return await self.caller.call(method, *args, **kw)
+
+    async def amove(self, job_id: str, new: JobStatus, **fields: Any) -> JobRecord:
+        """`move`, awaited (the stages)."""
+        record: JobRecord = await self._achange(job_id, lambda r: r.status is new, "move", job_id, new, **fields)
+        return record
+
+    async def astore_proof(self, job_id: str, receipt: bytes, now: float | None = None) -> JobRecord:
+        """`store_proof`, awaited."""
+        proved = JobStatus.PROVED
+        record: JobRecord = await self._achange(
+            job_id, lambda r: r.status is proved, "store_proof", job_id, receipt, now
+        )
+        return record
+
+    async def awork_lost(self, job_id: str, error: str, now: float | None = None) -> JobRecord:
+        """`work_lost`, awaited."""
+        before: JobRecord = await self.caller.call("job", job_id)
+        if before is None:
+            raise KeyError(job_id)
+        back = retry_status(before.status)
+
+        def landed(r: JobRecord) -> bool:
+            return r.status is back and r.attempts == before.attempts + 1
+
+        record: JobRecord = await self._achange(
+            job_id, landed, "work_lost", job_id, error, now, expected=before.status
+        )
+        return record
 
     def move(self, job_id: str, new: JobStatus, **fields: Any) -> JobRecord:
         record: JobRecord = self._change(job_id, lambda r: r.status is new, "move", job_id, new, **fields)

@@ -37,6 +37,7 @@ from zkray.api.local_work import Outcome, Work, run
 from zkray.api.service import SessionRequest, SessionStats, SessionStatus, SessionView
 from zkray.node.proving import PROVERS, ProveFailed, ProveRequest
 from zkray.node.ray_service import JOB_PREFIX, Admission, RayProvingService
+from zkray.node.stages import scheduler_change as change
 from zkray.policy.compression import Purpose, compress, decompress
 from zkray.policy.jobs import FINAL, JobStatus
 from zkray.store import JobRecord, StatusConflict
@@ -46,6 +47,7 @@ from zkray.zkvm.receipt import Receipt
 S = JobStatus
 log = logging.getLogger("zkray.node.api")
 SOURCE = "api"
+STORED = "API session: receipt stored"
 API_TIP_WEI = 10**16  # what a session weighs in the queue's score: a demo job's tip (0.01 ETH)
 
 _STATE = {S.DISCOVERED: "Queued", S.QUEUED: "Queued", S.FETCHING: "Executor", S.PREFLIGHT: "Executor",
@@ -133,20 +135,20 @@ class NodeProvingService(RayProvingService):
                 raise TimeoutError
             await asyncio.wait_for(self._steps(job, sid, lines), remaining)
         except TimeoutError:
-            self._end(job.id, S.EXPIRED, f"the session ran past its {self._timeout_s:g} s limit")
+            await self._end(job.id, S.EXPIRED, f"the session ran past its {self._timeout_s:g} s limit")
             self._prover.cancel(job.id)
         except ProveFailed as e:
-            self._end(job.id, S.FAILED, f"proving failed on the cluster: {e}")
+            await self._end(job.id, S.FAILED, f"proving failed on the cluster: {e}")
         except (ZkvmError, _Unresumable) as e:
-            self._end(job.id, S.FAILED, str(e))
+            await self._end(job.id, S.FAILED, str(e))
         except StatusConflict:
             raise  # stopped (CANCELLED) meanwhile: the node's guard logs it
         except asyncio.CancelledError:
             raise
         except Exception as e:  # a bug must fail the session, not the node
-            self._end(job.id, S.FAILED, f"internal prover error {type(e).__name__}: {e}")
+            await self._end(job.id, S.FAILED, f"internal prover error {type(e).__name__}: {e}")
         finally:
-            record = scheduler.job(job.id)
+            record = await _ask(scheduler, "job", job.id)
             if record is not None and record.status in FINAL | {S.SKIPPED}:
                 (self._dir / f"{sid}.input").unlink(missing_ok=True)
                 lines.append(f"session {_FINAL[record.status].value}" + (f": {record.error}" if record.error else ""))
@@ -155,23 +157,24 @@ class NodeProvingService(RayProvingService):
         scheduler = self._node.scheduler
         status = job.status
         if status in (S.PROVED, S.SUBMITTING):
-            scheduler.move(job.id, S.COMPLETED, expected=status, detail="API session: receipt stored")
+            await change(scheduler, "move", job.id, S.COMPLETED, expected=status, detail=STORED)
             return
         work = self._work(job, sid)
         executed: Outcome | None = None
         if status is S.FETCHING:
             executed = await self._execute(work, lines)
-            scheduler.move(job.id, S.PREFLIGHT, expected=S.FETCHING, cycles=executed.stats.cycles)
-            scheduler.move(job.id, S.CLAIMING, expected=S.PREFLIGHT)
-            status = S.CLAIMING
             cycles = executed.stats.cycles
+            await change(scheduler, "move", job.id, S.PREFLIGHT, expected=S.FETCHING, cycles=cycles)
+            await change(scheduler, "move", job.id, S.CLAIMING, expected=S.PREFLIGHT)
+            status = S.CLAIMING
         else:
             cycles = job.cycles or 0
         if status is S.CLAIMING:
-            scheduler.move(job.id, S.CLAIMED, expected=S.CLAIMING, detail="API session: a prove slot, no claim")
+            slot = "API session: a prove slot, no claim"
+            await change(scheduler, "move", job.id, S.CLAIMED, expected=S.CLAIMING, detail=slot)
         elif status is S.PROVING:
-            scheduler.work_lost(job.id, "resumed after the node restarted")
-        record = scheduler.move(job.id, S.PROVING, expected=S.CLAIMED)
+            await change(scheduler, "work_lost", job.id, "resumed after the node restarted")
+        record = await change(scheduler, "move", job.id, S.PROVING, expected=S.CLAIMED)
         if work.execute_only:
             executed = executed or await self._execute(work, lines)  # again only when resumed after a restart
             stored = b"J" + executed.journal  # an execute-only session keeps its journal, no receipt
@@ -189,8 +192,8 @@ class NodeProvingService(RayProvingService):
             self.proofs += 1
             self.cycles_proved += cycles
             stored = b"R" + receipt
-        scheduler.store_proof(job.id, compress(stored, Purpose.SIZE))
-        scheduler.move(job.id, S.COMPLETED, expected=S.PROVED, detail="API session: receipt stored")
+        await change(scheduler, "store_proof", job.id, compress(stored, Purpose.SIZE))
+        await change(scheduler, "move", job.id, S.COMPLETED, expected=S.PROVED, detail=STORED)
 
     def _work(self, job: JobRecord, sid: str) -> Work:
         builtin = job.payload.get("builtin")
@@ -216,11 +219,11 @@ class NodeProvingService(RayProvingService):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, run, dry, lambda _s, line: lines.append(line), None)
 
-    def _end(self, job_id: str, status: JobStatus, why: str) -> None:
-        record = self._node.scheduler.job(job_id)
+    async def _end(self, job_id: str, status: JobStatus, why: str) -> None:
+        record = await _ask(self._node.scheduler, "job", job_id)
         if record is None or record.status in FINAL or record.status is status:
             return
-        self._node.scheduler.move(job_id, status, expected=record.status, error=why)
+        await change(self._node.scheduler, "move", job_id, status, expected=record.status, error=why)
 
     def resume(self, job: JobRecord) -> Any:
         """The node's recovery and reaper hand an API job no task works on back here (a coroutine)."""
@@ -258,7 +261,7 @@ class NodeProvingService(RayProvingService):
 
     async def stop(self, session_id: str) -> SessionView:
         job = self._job(session_id)
-        self._end(job.id, S.CANCELLED, "stopped by the client")
+        await self._end(job.id, S.CANCELLED, "stopped by the client")
         self._prover.cancel(job.id)  # ends its wait; the task goes on only for another job of the same statement
         return await self.status(session_id)
 

@@ -25,7 +25,7 @@ from zkray.node.chain_access import ChainAccess
 from zkray.node.prover import ProverService
 from zkray.node.settings import NodeSettings
 from zkray.node.sources import EventSource, PendingSweep
-from zkray.node.stages import JobRunner, NodeKilled
+from zkray.node.stages import JobRunner, NodeKilled, scheduler_change
 from zkray.node.supervisor import ServiceStats, supervise
 from zkray.policy.degradation import Mode
 from zkray.policy.errors import InvalidTransition
@@ -120,7 +120,7 @@ class Node:
         """Resume, run the services until `cancel`, then drain in-flight jobs for at most `drain_s`."""
         if self.events is None or self.sweep is None:
             raise RuntimeError("attach the event source and the pending sweep before running the node")
-        self.recover()
+        await self.recover()
         stop_sources = asyncio.Event()
         services: dict[str, Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = {
             "events": self.events.run, "sweep": self.sweep.run, "dispatch": self._dispatch,
@@ -183,18 +183,18 @@ class Node:
 
     # ---- recovery and the reaper ----
 
-    def recover(self) -> int:
+    async def recover(self) -> int:
         """Resume what the journal says was in flight: claimed jobs are proved, proved jobs submitted."""
         started = 0
         for job in self.journal.recoverable():
-            started += self._resume(job)
+            started += await self._resume(job)
         return started
 
-    def _resume(self, job: JobRecord) -> int:
+    async def _resume(self, job: JobRecord) -> int:
         if job.id in self._active or job.status in (S.QUEUED, S.DISCOVERED):
             return 0  # the scheduler rebuilt its queue from the journal
         if job.status in (S.FETCHING, S.PREFLIGHT):
-            self.scheduler.work_lost(job.id, "interrupted before the claim; queued again")
+            await scheduler_change(self.scheduler, "work_lost", job.id, "interrupted before the claim; queued again")
             return 0
         if job.source == API:
             return int(self.spawn(job.id, self._api_job(job)))
@@ -214,7 +214,7 @@ class Node:
         why = "the node runs without its API now (no --api-port): the session cannot finish; create it again"
         current = self.journal.get(job.id).status
         if current not in TERMINAL:
-            self.scheduler.move(job.id, S.FAILED, expected=current, error=why)
+            await scheduler_change(self.scheduler, "move", job.id, S.FAILED, expected=current, error=why)
 
     async def _reaper(self, cancel: asyncio.Event) -> None:
         """Resumes jobs no task works on (a task that died, a submission that gave up), cancels hung
@@ -235,9 +235,11 @@ class Node:
                         task.cancel()
                     continue
                 if job.expires_at <= now and job.status not in HOLDS_PROOF:
-                    self.scheduler.move(job.id, S.EXPIRED, expected=job.status, detail="expired (reaper)")
+                    await scheduler_change(
+                        self.scheduler, "move", job.id, S.EXPIRED, expected=job.status, detail="expired (reaper)"
+                    )
                     continue
-                self._resume(job)  # no task works on it: orphaned (a task that failed, a gave-up submission)
+                await self._resume(job)  # no task works on it: orphaned (a task that failed, a gave-up submission)
 
     # ---- admission ----
 
@@ -262,9 +264,11 @@ class Node:
                 return
             if event.name == "ExecutionClaimed" and await self._lapsed(int(event.args["claimDeadline"])):
                 return  # a claim already past its deadline (seen late, in a back-fill): ours to take over
-            self.scheduler.move(job.id, S.SKIPPED, expected=S.QUEUED, error=f"{event.name} by another prover")
+            why = f"{event.name} by another prover"
+            await scheduler_change(self.scheduler, "move", job.id, S.SKIPPED, expected=S.QUEUED, error=why)
         elif event.name == "ExecutionCancelled" and job.status not in HOLDS_PROOF:
-            self.scheduler.move(job.id, S.CANCELLED, expected=job.status, error="cancelled by the requester")
+            why = "cancelled by the requester"
+            await scheduler_change(self.scheduler, "move", job.id, S.CANCELLED, expected=job.status, error=why)
 
     async def _lapsed(self, claim_deadline: int) -> bool:
         try:

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from actors.handles import SchedulerHandle
 from actors.scheduler import JobScheduler
 from zkray.chain.client import RequestStatus
 from zkray.chain.errors import ChainError, ContractError, TxReverted
@@ -67,7 +68,7 @@ class JobRunner:
 
     def __init__(
         self,
-        scheduler: JobScheduler,
+        scheduler: JobScheduler | SchedulerHandle,
         journal: JobJournal,
         chain: ChainAccess,
         fetcher: InputFetcher,
@@ -92,6 +93,9 @@ class JobRunner:
         self.estimates = CycleEstimates(journal)  # what preflight measures, for scoring the next offers
         self.tally = Tally()
 
+    async def _change(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return await scheduler_change(self.scheduler, method, *args, **kwargs)
+
     # ---- entry points by status ----
 
     async def from_fetching(self, job: JobRecord) -> None:
@@ -108,12 +112,12 @@ class JobRunner:
             return
         data, pf = loaded
         self.estimates.record(job.image_id, job.input_digest, pf.cycles)
-        self.scheduler.move(job.id, S.PREFLIGHT, expected=S.FETCHING, cycles=pf.cycles)
+        await self._change("move", job.id, S.PREFLIGHT, expected=S.FETCHING, cycles=pf.cycles)
         verdict = check_deadline(pf.cycles, self.prover.speed_for(pf.cycles), time.time(), job.expires_at)
         if not verdict.ok:
-            self.scheduler.move(job.id, S.SKIPPED, expected=S.PREFLIGHT, error=f"deadline: {verdict.reason}")
+            await self._change("move", job.id, S.SKIPPED, expected=S.PREFLIGHT, error=f"deadline: {verdict.reason}")
             return
-        self.scheduler.move(job.id, S.CLAIMING, expected=S.PREFLIGHT)
+        await self._change("move", job.id, S.CLAIMING, expected=S.PREFLIGHT)
         if await self.claim(job.id, rid):
             await self.prove_and_submit(job.id, rid, data, pf)
 
@@ -126,7 +130,7 @@ class JobRunner:
         """A job we hold a claim on and have no proof for (after a restart, or a reaped prove)."""
         try:
             if job.status is S.PROVING:
-                job = self.scheduler.work_lost(job.id, "resumed after the node restarted")
+                job = await self._change("work_lost", job.id, "resumed after the node restarted")
             loaded = await self._load(job, on_retry=None)
             if loaded is not None:
                 await self.prove_and_submit(job.id, _rid(job), *loaded)
@@ -137,7 +141,8 @@ class JobRunner:
         """A job with a stored proof: submit it (after checking the chain), never prove it again."""
         try:
             if job.status is S.SUBMITTING:
-                self.scheduler.work_lost(job.id, "submission interrupted; checking the chain before resubmitting")
+                why = "submission interrupted; checking the chain before resubmitting"
+                await self._change("work_lost", job.id, why)
             await self.submit(job.id, _rid(job))
         finally:
             await self._release(job.id)
@@ -159,16 +164,16 @@ class JobRunner:
                 return data, await preflight_elf(program, data, self.segment_cycles)
             return data, await preflight(job.image_id, data)
         except JobUnprovable as exc:
-            self._end(job.id, S.SKIPPED, str(exc))
+            await self._end(job.id, S.SKIPPED, str(exc))
         except ChainError as exc:  # the registry lookup: the chain is unreachable, not the job's fault
             if on_retry is not None:
-                self.scheduler.work_lost(job.id, f"program lookup failed: {exc}")
+                await self._change("work_lost", job.id, f"program lookup failed: {exc}")
             # else it holds a claim: the task ends, the job stays CLAIMED, and the reaper resumes it
         except FetchError as exc:
             if exc.retryable and on_retry is not None and job.attempts + 1 < FETCH_TRIES:
-                self.scheduler.work_lost(job.id, f"input fetch failed: {exc}")
+                await self._change("work_lost", job.id, f"input fetch failed: {exc}")
             else:
-                self._end(job.id, S.FAILED, f"input unavailable: {exc}")
+                await self._end(job.id, S.FAILED, f"input unavailable: {exc}")
         return None
 
     async def claim(self, job_id: str, rid: int) -> bool:
@@ -176,7 +181,7 @@ class JobRunner:
         try:
             state = await self.chain.job_state(rid)
             lapsed = state.status is RequestStatus.CLAIMED and state.claim_deadline <= await self.chain.chain_time()
-            if not self._claimable(job_id, state, lapsed):
+            if not await self._claimable(job_id, state, lapsed):
                 return False
             if state.claimant != self.chain.address:
                 try:
@@ -185,19 +190,19 @@ class JobRunner:
                     log.info("claim of %s reverted: %s", rid, exc)
                 state = await self.chain.job_state(rid)
                 if state.claimant != self.chain.address or state.status is not RequestStatus.CLAIMED:
-                    if self._claimable(job_id, state):  # unchanged: try again from the queue
-                        self.scheduler.work_lost(job_id, "claim did not land")
+                    if await self._claimable(job_id, state):  # unchanged: try again from the queue
+                        await self._change("work_lost", job_id, "claim did not land")
                     return False
         except Exception as exc:  # the chain is unreachable: back to the queue, the claim is re-read
-            self.scheduler.work_lost(job_id, f"claim: {exc}")
+            await self._change("work_lost", job_id, f"claim: {exc}")
             return False
-        self.scheduler.move(job_id, S.CLAIMED, expected=S.CLAIMING, claim_deadline=float(state.claim_deadline))
+        await self._change("move", job_id, S.CLAIMED, expected=S.CLAIMING, claim_deadline=float(state.claim_deadline))
         seen = self.tally.seen_at.pop(rid, None)
         if seen is not None:
             self.tally.claim_latency_s.append(time.monotonic() - seen)
         return True
 
-    def _claimable(self, job_id: str, state: Any, lapsed: bool = False) -> bool:
+    async def _claimable(self, job_id: str, state: Any, lapsed: bool = False) -> bool:
         me = self.chain.address
         if state.status is RequestStatus.CLAIMED and state.claimant == me:
             return True
@@ -206,15 +211,15 @@ class JobRunner:
         if lapsed:
             return True  # another prover's claim passed its deadline: the engine lets us take it (ClaimExpired)
         if state.status is RequestStatus.CANCELLED:
-            self._end(job_id, S.CANCELLED, "cancelled by the requester")
+            await self._end(job_id, S.CANCELLED, "cancelled by the requester")
         elif state.status is RequestStatus.COMPLETED:
-            self._end(job_id, S.SKIPPED, "completed by another prover before we claimed")
+            await self._end(job_id, S.SKIPPED, "completed by another prover before we claimed")
         else:
-            self._end(job_id, S.SKIPPED, f"claimed by {state.claimant}")
+            await self._end(job_id, S.SKIPPED, f"claimed by {state.claimant}")
         return False
 
     async def prove_and_submit(self, job_id: str, rid: int, data: bytes, pf: Preflight) -> None:
-        record = self.scheduler.move(job_id, S.PROVING, expected=S.CLAIMED)
+        record = await self._change("move", job_id, S.PROVING, expected=S.CLAIMED)
         plan = pf if isinstance(pf, ElfPreflight) else None  # an ELF job fans out into its planned segments
         request = ProveRequest(
             job_id, pf.program, data, kind=pf.kind, image_id=bytes.fromhex(record.image_id.removeprefix("0x")),
@@ -226,10 +231,10 @@ class JobRunner:
                 request, image_id=record.image_id, input_digest=record.input_digest, cycles=pf.cycles
             )
         except ProveFailed as exc:
-            self._end(job_id, S.FAILED, f"proving failed: {exc}")
+            await self._end(job_id, S.FAILED, f"proving failed: {exc}")
             return
         # Stored compressed (zstd, policy default for bytes kept): PROVED iff the receipt is on disk.
-        self.scheduler.store_proof(job_id, compress(receipt, Purpose.SIZE))
+        await self._change("store_proof", job_id, compress(receipt, Purpose.SIZE))
         self.tally.proved += 1
         if self.drills.kill_after_proved is not None and self.tally.proved >= self.drills.kill_after_proved:
             if self.drills.hard:
@@ -246,36 +251,45 @@ class JobRunner:
             except (ChainError, JobUnprovable, FetchError) as exc:
                 log.warning("job %s: its program is unavailable for attestation: %s", job_id, exc)
                 return  # stays PROVED: the reaper submits it again once the program can be had
-        record = self.scheduler.move(job_id, S.SUBMITTING, expected=S.PROVED)
+        record = await self._change("move", job_id, S.SUBMITTING, expected=S.PROVED)
         stored = self.journal.get_proof(job_id)
         if stored is None:  # cannot happen: PROVED implies a stored proof
-            self._end(job_id, S.FAILED, "no stored proof for a PROVED job")
+            await self._end(job_id, S.FAILED, "no stored proof for a PROVED job")
             return
         result = await self.submitter.submit(rid, decompress(stored), record.claim_deadline)
         self.tally.submissions += result.sent
         if result.settled is Settled.PAID:
             assert result.completion is not None
             payout = result.completion.payout
-            self.scheduler.move(
-                job_id, S.COMPLETED, expected=S.SUBMITTING, detail=result.reason,
+            await self._change(
+                "move", job_id, S.COMPLETED, expected=S.SUBMITTING, detail=result.reason,
                 payload={"payout_wei": str(payout), "tx": result.completion.tx_hash},
             )  # fmt: skip
             self.tally.earned_wei += payout
             self.tally.paid += 1
         elif result.settled is Settled.GAVE_UP:
-            self.scheduler.work_lost(job_id, f"submission: {result.reason}")  # back to PROVED; retried later
+            await self._change("work_lost", job_id, f"submission: {result.reason}")  # back to PROVED; retried later
         elif result.settled is Settled.CANCELLED:
-            self._end(job_id, S.CANCELLED, result.reason)
+            await self._end(job_id, S.CANCELLED, result.reason)
         else:
-            self._end(job_id, S.SKIPPED, result.reason)
+            await self._end(job_id, S.SKIPPED, result.reason)
 
-    def _end(self, job_id: str, status: JobStatus, why: str) -> None:
+    async def _end(self, job_id: str, status: JobStatus, why: str) -> None:
         current = self.journal.get(job_id).status
         if current is status:
             return
-        self.scheduler.move(job_id, status, expected=current, error=why)
+        await self._change("move", job_id, status, expected=current, error=why)
         if status is S.FAILED:
             self.tally.errors.append(f"{job_id}: {why}")
+
+
+async def scheduler_change(scheduler: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+    """A journal change (`move`, `store_proof`, `work_lost`) from the event loop: awaited on the scheduler
+    actor's handle (`amove`, ...), so a scheduler that restarts does not hold the loop (and every other job)
+    while it comes back; a plain call on an in-process `JobScheduler`."""
+    if isinstance(scheduler, SchedulerHandle):
+        return await getattr(scheduler, "a" + method)(*args, **kwargs)
+    return getattr(scheduler, method)(*args, **kwargs)
 
 
 def _rid(job: JobRecord) -> int:
