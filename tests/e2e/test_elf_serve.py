@@ -17,7 +17,7 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 from zkray.chain.client import EngineClient, RequestStatus
 from zkray.node.inputs import GUEST_DIR
 from zkray.node.pipeline import job_id_of
-from zkray.node.programs import DEFAULT_SEGMENT_CYCLES, bundled_guests
+from zkray.node.programs import bundled_guests
 from zkray.node.requester import ELF_SHARE, demo_job
 from zkray.node.settings import NodeSettings
 from zkray.policy.jobs import JobStatus
@@ -29,6 +29,7 @@ pytestmark = pytest.mark.timeout(600)
 
 JOBS = 4
 SEED = 22  # a mix with two ELF jobs, one of them two segments long (the test derives it, below)
+SEGMENT_CYCLES = 1 << 13  # the node's proving setting: smaller than the default, so one job has two segments
 
 
 def test_the_embedded_default_proves_elf_guest_jobs_in_segments_and_is_paid(
@@ -38,13 +39,13 @@ def test_the_embedded_default_proves_elf_guest_jobs_in_segments_and_is_paid(
     mix = [demo_job(rng, 48, ELF_SHARE) for _ in range(JOBS)]
     elf_jobs = {rid: job for rid, job in enumerate(mix, start=1) if job.guest.endswith(".elf")}
     plans = {
-        rid: plan_segments((GUEST_DIR / job.guest).read_bytes(), job.input, segment_cycles=DEFAULT_SEGMENT_CYCLES)
+        rid: plan_segments((GUEST_DIR / job.guest).read_bytes(), job.input, segment_cycles=SEGMENT_CYCLES)
         for rid, job in elf_jobs.items()
     }
     assert len(elf_jobs) >= 2 and max(p.segments for p in plans.values()) >= 2
     settings = NodeSettings.model_validate({
         "data_dir": tmp_path, "exit_when_done": True, "progress": False,
-        "demo": {"jobs": JOBS, "interval_s": 0.05, "seed": SEED},
+        "demo": {"jobs": JOBS, "interval_s": 0.05, "seed": SEED}, "proving": {"segment_cycles": SEGMENT_CYCLES},
     })  # fmt: skip
     seen: dict[str, Any] = {}
 

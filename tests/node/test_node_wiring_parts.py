@@ -22,7 +22,7 @@ from zkray.fetch import InputDigestMismatch, InputFetcher
 from zkray.node.config import MAX_SEGMENT_CYCLES
 from zkray.node.inputs import JobUnprovable, data_uri, decode_data_uri, fetch_input, preflight, program_elf
 from zkray.node.pipeline import job_id_of
-from zkray.node.programs import LoadedProgram, preflight_elf
+from zkray.node.programs import DEFAULT_SEGMENT_CYCLES, LoadedProgram, preflight_elf
 from zkray.node.settings import load_settings
 from zkray.policy.jobs import JobStatus
 from zkray.store import JobJournal
@@ -46,7 +46,8 @@ def test_settings_file_then_environment_then_flags(tmp_path: Path) -> None:
 
 
 def test_segment_size_is_a_proving_setting_checked_against_the_verifier() -> None:
-    assert load_settings(None, {}, {}).proving.segment_cycles == MAX_SEGMENT_CYCLES  # the largest that verifies
+    assert load_settings(None, {}, {}).proving.segment_cycles == DEFAULT_SEGMENT_CYCLES  # the prover's choice
+    assert DEFAULT_SEGMENT_CYCLES <= MAX_SEGMENT_CYCLES
     env = {"ZKRAY_PROVING__SEGMENT_CYCLES": "1024"}
     assert load_settings(None, env, {}).proving.segment_cycles == 1024
     flags = {"proving": {"segment_cycles": 2048}}  # flags win over the environment, as for every setting

@@ -15,9 +15,10 @@ from zkray.policy.retry import RetryPolicy
 from zkray.zkvm.continuation.prove import DEFAULT_SEGMENT_CYCLES
 
 MiB = 1024 * 1024
-MAX_SEGMENT_CYCLES = DEFAULT_SEGMENT_CYCLES
-"""The largest segment the multi-chip verifier accepts (2^13 cycles fill 2^14 rows; 2^15 rows fall under
-100 bits of LogUp security): a node must not plan segments whose receipts would not verify."""
+MAX_SEGMENT_CYCLES = max(1 << 17, DEFAULT_SEGMENT_CYCLES)
+"""The largest segment whose receipt the multi-chip verifier accepts: 2^17 CPU rows is the last height
+above 100 bits of LogUp security (`zkray.zkvm.continuation.prove.DEFAULT_SEGMENT_CYCLES` explains); a node
+must not plan segments whose receipts would not verify. Never below the prover's own default."""
 MIN_SEGMENT_CYCLES = 1 << 4
 """Smaller segments prove (the tests use 2^10) but are almost all fixed overhead (the 2^16-row byte table)."""
 
