@@ -69,7 +69,7 @@ class ProvingConfig(BaseModel):
     )  # fmt: skip
     segment_cycles: int = Field(
         DEFAULT_SEGMENT_CYCLES, description="Cycles per segment of an ELF job (a power of two, at most the "
-        "verifier's 2^13): preflight plans with it, the pool proves one task per segment."
+        "verifier's 2^17; default 2^16): preflight plans with it, the pool proves one task per segment."
     )  # fmt: skip
 
     @field_validator("segment_cycles")
