@@ -1,6 +1,7 @@
 """RV32IM zkVM proving benchmark: one segment of `loop(n)` per size, with the prover's time split.
 
 Run:  .venv/bin/python bench/bench_rv32im.py [--min-log 12] [--max-log 16] [--repeat 1] [--check]
+                                             [--executions [--segment-log 16]]
 
 For each size 2^k (k = min-log … 18) it executes `loop(n)` (tests/zkvm/test_rv32im_air_programs.py: ADDI,
 XOR, SLLI, MUL, DIVU, SW, LW, ADD, BNE per iteration) for longer than 2^k cycles and proves its first
@@ -16,6 +17,10 @@ below 100 bits: 2^18 cycles today) or when k > --max-log (they take minutes on t
 debug checker (`check=True`, prove_elf's default) is off unless --check: it re-evaluates every constraint
 on the trace, a development aid that is no part of the proof. A warm-up proof loads the compiled kernels
 first, so JIT compilation is not counted. Prints the load average, since the machine is shared.
+
+With --executions a second table proves whole executions of ~2^k cycles (k = min-log … max-log, up to
+2^18 and beyond) the way `zkray.prove` does: in segments of 2^segment-log cycles, one after another on
+this machine (a cluster proves them in parallel), and verifies the composite receipt.
 """
 
 from __future__ import annotations
@@ -31,11 +36,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "zkvm"))
 import numpy as np
 from test_rv32im_air_programs import loop
 
+import zkray
 from zkray.zkvm.multi import PublicTuple, encode, prove_multi, verify_multi
 from zkray.zkvm.multi.protocol import security_bits
 from zkray.zkvm.params import DEFAULT_PARAMS, MIN_SECURITY_BITS
 from zkray.zkvm.prover import ProverStats
-from zkray.zkvm.rv32im.executor import load
+from zkray.zkvm.rv32im.executor import execute, load
 from zkray.zkvm.rv32im.segment import execute_segment
 from zkray.zkvm.rv32im_air.segment import SEGMENT_CHIPS as CHIPS
 from zkray.zkvm.rv32im_air.segment import claim_of, public_inputs, public_tuples
@@ -90,12 +96,32 @@ def measure(log_rows: int, repeat: int, check: bool) -> str:
             f"{phases} |")
 
 
+def measure_execution(log_cycles: int, segment_log: int) -> str:
+    """A whole execution of ~2^log_cycles cycles proven the way a node without parallelism would: every
+    segment of 2^segment_log cycles in turn (`zkray.prove`: re-execution, witness, debug check, Merkle
+    witness, STARK), then the composite receipt verified (`zkray.verify`)."""
+    elf = loop(((1 << log_cycles) - 8) // PER_ITERATION)
+    session = execute(elf, b"", trace=False)
+    start = time.perf_counter()
+    receipt = zkray.prove(elf, b"", segment_cycles=1 << segment_log)
+    prove_s = time.perf_counter() - start
+    start = time.perf_counter()
+    zkray.verify(receipt, program=elf, exit_code=session.exit_code, input=b"")  # loop(n) exits with its sum
+    verify_ms = 1000 * (time.perf_counter() - start)
+    segments = -(-session.cycles // (1 << segment_log))
+    return (f"| {session.cycles:>7,} | {segments} × 2^{segment_log} | {prove_s:6.2f} | "
+            f"{session.cycles / prove_s / 1000:5.2f} | {verify_ms:5.0f} | {len(receipt.encode()) / 1024:6.0f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--min-log", type=int, default=12)
     ap.add_argument("--max-log", type=int, default=16, help="larger sizes (up to 2^18) are listed but not run")
     ap.add_argument("--repeat", type=int, default=1, help="best of N proofs per size")
     ap.add_argument("--check", action="store_true", help="run the debug checker inside prove_multi (slower)")
+    ap.add_argument("--executions", action="store_true",
+                    help="also prove whole executions of 2^min-log … 2^max-log cycles in segments (zkray.prove)")
+    ap.add_argument("--segment-log", type=int, default=16, help="segment size for --executions (2^N cycles)")
     args = ap.parse_args()
     _, traces, pub, tuples, _ = statement(6)
     prove_multi(CHIPS, traces, pub, public_tuples=tuples, check=args.check)  # warm-up: JIT compilation
@@ -109,6 +135,13 @@ def main() -> None:
             print(f"| {1 << log_rows:>7,} | 2^{log_rows:<2} | not run (> --max-log {args.max_log}) |")
             continue
         print(measure(log_rows, args.repeat, args.check), flush=True)
+    if args.executions:
+        print(f"\nwhole executions of ~2^k cycles in segments of 2^{args.segment_log}, proven one after another; "
+              f"load average {os.getloadavg()[0]:.2f}")
+        print("| cycles | segments | prove s | kHz | verify ms | receipt KiB |")
+        print("| --- " * 6 + "|")
+        for log_cycles in range(args.min_log, args.max_log + 1):
+            print(measure_execution(log_cycles, args.segment_log), flush=True)
     print(f"load average {os.getloadavg()[0]:.2f} (1 min) at the end")
 
 
