@@ -45,8 +45,17 @@ def test_segment_fan_out_is_public_and_pure():
     params = inspect.signature(zkray.prove_segment_receipt).parameters
     assert list(params)[:4] == ["elf", "input", "index", "segment_cycles"]
     assert list(inspect.signature(zkray.compose).parameters)[:2] == ["elf", "segments"]
+    from zkray.node.config import MAX_SEGMENT_CYCLES
+    from zkray.zkvm.multi.protocol import security_bits
+    from zkray.zkvm.params import DEFAULT_PARAMS, MIN_SECURITY_BITS
+    from zkray.zkvm.rv32im_air import SEGMENT_CHIPS
+
     n = zkray.DEFAULT_SEGMENT_CYCLES
-    assert n & (n - 1) == 0 and 1 << 10 <= n <= 1 << 14
+    assert n & (n - 1) == 0 and 1 << 10 <= n <= MAX_SEGMENT_CYCLES
+    # the worst case of the largest segment a node plans: every chip as tall as the CPU (or the 2^16-row byte
+    # table) and 2^16 public tuples; the verifier refuses anything below MIN_SECURITY_BITS
+    log_n = max(16, MAX_SEGMENT_CYCLES.bit_length() - 1)
+    assert security_bits(DEFAULT_PARAMS, SEGMENT_CHIPS, [log_n] * len(SEGMENT_CHIPS), 1 << 16) >= MIN_SECURITY_BITS
 
 
 def test_composite_verification_loads_no_witness_generator():

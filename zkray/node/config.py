@@ -15,10 +15,11 @@ from zkray.policy.retry import RetryPolicy
 from zkray.zkvm.continuation.prove import DEFAULT_SEGMENT_CYCLES
 
 MiB = 1024 * 1024
-MAX_SEGMENT_CYCLES = max(1 << 17, DEFAULT_SEGMENT_CYCLES)
-"""The largest segment whose receipt the multi-chip verifier accepts: 2^17 CPU rows is the last height
-above 100 bits of LogUp security (`zkray.zkvm.continuation.prove.DEFAULT_SEGMENT_CYCLES` explains); a node
-must not plan segments whose receipts would not verify. Never below the prover's own default."""
+MAX_SEGMENT_CYCLES = 1 << 16
+"""The largest segment whose receipt the multi-chip verifier accepts for every program: with every chip at
+2^16 rows the LogUp term leaves 100.0 bits (a loop-heavy program's 2^17-cycle segment can reach 100.1, but
+one that fills its multiply or divide chip too falls to 99, and the verifier refuses below 100); a node
+must not plan segments whose receipts might not verify (tests/test_public_api.py computes the bound)."""
 MIN_SEGMENT_CYCLES = 1 << 4
 """Smaller segments prove (the tests use 2^10) but are almost all fixed overhead (the 2^16-row byte table)."""
 
@@ -68,8 +69,9 @@ class ProvingConfig(BaseModel):
         "maybe another node); then the job fails, marked out of memory. Counted within max_attempts."
     )  # fmt: skip
     segment_cycles: int = Field(
-        DEFAULT_SEGMENT_CYCLES, description="Cycles per segment of an ELF job (a power of two, at most the "
-        "verifier's 2^17; default 2^16): preflight plans with it, the pool proves one task per segment."
+        DEFAULT_SEGMENT_CYCLES, description="Cycles per segment of an ELF job (a power of two, at most 2^16: "
+        "the largest at which every program's receipts verify): preflight plans with it, the pool proves one "
+        "task per segment."
     )  # fmt: skip
 
     @field_validator("segment_cycles")
